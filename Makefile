@@ -1,0 +1,65 @@
+# studentops: the two quick-start commands are `make demo` and `make test`.
+# Everything installs into .venv from the lock file; only Python 3.11+ and make are needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
+        bench-serve bench-stream bench-events bench-generate clean
+
+setup: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==0.13.9"
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(BIN)/studentops demo
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/pytest tests/unit tests/model $(PYTEST_ARGS)
+
+test-integration: setup
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+# Re-resolve the lock file after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+bench: bench-generate bench-quality bench-events bench-serve bench-stream
+
+bench-generate: setup
+	$(BIN)/python benchmarks/bench_generate.py
+
+bench-quality: setup
+	$(BIN)/python benchmarks/bench_quality.py
+
+bench-events: setup
+	$(BIN)/python benchmarks/bench_events.py
+
+bench-serve: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/bench_serve.py
+
+bench-stream: setup
+	$(BIN)/python benchmarks/bench_stream.py
+
+clean:
+	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m studentops` runs the CLI."""
+
+from studentops.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""The `studentops` command line: a thin Typer layer over the parts' plain functions.
+
+Each part registers its commands from ``studentops/<part>/commands.py`` (a ``register(app)``
+function), so this module stays small and imports nothing heavy until a command runs. A user's
+error (StudentOpsError) prints one line on stderr and exits non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+
+import typer
+
+from studentops.errors import StudentOpsError
+
+PARTS = ("datasets", "training", "registry", "serving", "streaming", "monitoring", "events")
+
+app = typer.Typer(
+    name="studentops",
+    help="Predict student outcomes and act on them, end to end and in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_parts() -> None:
+    for part in PARTS:
+        name = f"studentops.{part}.commands"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning user errors into one line and exit code 2."""
+    logging.basicConfig(
+        level=os.environ.get("STUDENTOPS_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _register_parts()
+    try:
+        app(args=argv, standalone_mode=True)
+    except StudentOpsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

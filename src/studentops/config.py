@@ -1,0 +1,118 @@
+"""One settings object, built on demand from `studentops.yaml` and `STUDENTOPS_*` variables.
+
+Nothing happens at import time: call :func:`load_settings` where settings are needed. Every
+piece of local state lives under ``home`` (``.studentops/`` by default) so a laptop run leaves
+one folder behind and a deployment points the same keys at real servers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studentops.errors import ConfigError
+
+CONFIG_FILE_ENV = "STUDENTOPS_CONFIG"
+DEFAULT_CONFIG_FILE = "studentops.yaml"
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variables (``STUDENTOPS_<FIELD>``) beat the YAML file."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDENTOPS_", extra="forbid")
+
+    home: Path = Field(Path(".studentops"), description="Folder for all local state.")
+    data_dir: Path = Field(
+        Path("../shared/data"), description="Where built-in profiles find their seed files."
+    )
+    profiles_dir: Path | None = Field(None, description="Extra folder of profile YAML files.")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default: SQLite database under home."
+    )
+    registry_uri: str | None = Field(None, description="MLflow registry URI; default: tracking.")
+    artifact_location: str | None = Field(
+        None, description="Artifact root for new experiments (a path or s3://...)."
+    )
+    optuna_storage: str | None = Field(
+        None, description="Optuna storage URL (postgresql://...) to share a study."
+    )
+    prediction_log_url: str | None = Field(
+        None, description="SQLAlchemy URL of the prediction log; default: SQLite under home."
+    )
+    pseudonym_key: SecretStr = Field(
+        SecretStr("studentops-local-dev-key"),
+        description="Key for the keyed hash that pseudonymises student ids. Set it in production.",
+    )
+    promote_margin: float = Field(0.0, description="Challenger must beat champion by this much.")
+    fairness_max_gap: float = Field(
+        0.2, description="Largest allowed gap in the fairness metric between groups."
+    )
+    risk_high: float = Field(0.6, description="Risk score at or above which a student is 'high'.")
+    risk_medium: float = Field(0.3, description="Risk score at or above which 'medium'.")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="Keys for predictions.")
+    admin_keys: list[SecretStr] = Field(default_factory=list, description="Keys for admin routes.")
+    require_api_key: bool = Field(False, description="Require an API key on prediction routes.")
+    cors_origins: list[str] = Field(default_factory=list)
+    max_batch_rows: int = Field(10_000, description="Largest batch the API accepts (413 above).")
+    max_body_bytes: int = Field(20_000_000, description="Largest request body (413 above).")
+    serve_profile: str | None = Field(None, description="Profile whose champion the API serves.")
+    reload_interval_s: float = Field(30.0, description="How often the API polls the champion.")
+    log_queue_size: int = Field(100_000, description="Bounded queue of the prediction log writer.")
+    seed: int = 42
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """The tracking URI, defaulting to a SQLite file under home (no server needed)."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_root(self) -> str:
+        if self.artifact_location:
+            return self.artifact_location
+        return (self.home / "mlartifacts").resolve().as_uri()
+
+    @property
+    def prediction_log(self) -> str:
+        if self.prediction_log_url:
+            return self.prediction_log_url
+        return f"sqlite:///{(self.home / 'predictions.db').resolve()}"
+
+    def ensure_home(self) -> Path:
+        """Create the state folder when a command first needs it (never at import)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the YAML file (if any), the environment, then explicit overrides."""
+    path = Path(config_file or os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+    file_values = _read_yaml(path) if path.is_file() else {}
+    env_keys = {
+        name for name in Settings.model_fields if f"STUDENTOPS_{name.upper()}" in os.environ
+    }
+    # Environment beats the file: drop file values that the environment sets.
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting '{field}': {first['msg']}") from exc

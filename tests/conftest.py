@@ -1,0 +1,27 @@
+"""Shared fixtures: the seed data folder (skip when absent) and an isolated state folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real seed datasets; tests that need them skip when ../shared is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"seed data not found at {SHARED_DATA} (../shared is absent)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point all studentops state at a fresh folder for one test."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("STUDENTOPS_HOME", str(state))
+    monkeypatch.setenv("STUDENTOPS_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.setenv("STUDENTOPS_CONFIG", str(tmp_path / "none.yaml"))
+    return state

@@ -1,0 +1,76 @@
+"""The CLI as a user meets it: a subprocess, one clear line on error, non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .datasets.conftest import make_perf_frame
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "studentops", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_help_on_every_command() -> None:
+    for args in (["--help"], ["profile", "--help"], ["validate", "--help"]):
+        res = run(*args)
+        assert res.returncode == 0, res.stderr
+        assert "Usage" in res.stdout
+
+
+def test_validate_reports_rejects_and_writes_file(tmp_path: Path, home: Path) -> None:
+    frame = make_perf_frame(20)
+    frame.loc[4, "Age"] = "old"
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    rejects = tmp_path / "rejects.csv"
+    res = run(
+        "validate",
+        "-p",
+        "student-performance",
+        "-d",
+        str(data),
+        "--rejects",
+        str(rejects),
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    assert '"rejected": 1' in res.stdout
+    assert "5,Age,old,wrong type (expected integer)" in rejects.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "-p", "nope", "-d", "x.csv"], "error: unknown profile 'nope'"),
+        (["validate", "-p", "student-performance", "-d", "missing.csv"], "error: file not found"),
+        (["profile", "show", "nope.yaml"], "error: profile file not found"),
+    ],
+)
+def test_user_errors_are_one_line(args: list[str], message: str, home: Path) -> None:
+    res = run(*args)
+    assert res.returncode == 2
+    assert res.stderr.startswith(message)
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.stderr
+
+
+def test_profile_show_and_infer(tmp_path: Path) -> None:
+    res = run("profile", "show", "exams-math")
+    assert res.returncode == 0 and "math_score" in res.stdout
+    data = tmp_path / "d.csv"
+    make_perf_frame(30).to_csv(data, index=False)
+    out = tmp_path / "draft.yaml"
+    res = run("profile", "infer", str(data), "--name", "draft", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert run("validate", "-p", str(out), "-d", str(data)).returncode == 0
