@@ -279,22 +279,18 @@ class Profile(BaseModel):
             raise ProfileError(f"no target: column '{t.column}' is missing")
         if t.task == "regression":
             return pd.to_numeric(raw, errors="coerce").astype(float)
-        keys = raw.map(lambda v: None if _is_missing(v) else category_key(v))
         if t.mapping:
             lookup = {category_key(k): v for k, v in t.mapping.items()}
-            mapped = keys.map(lambda k: lookup.get(k) if k is not None else None)
         else:
             lookup = {category_key(c): c for c in self._raw_classes()}
-            mapped = keys.map(lambda k: lookup.get(k) if k is not None else None)
         if t.task == "binary":
-            pos = category_key(t.positive)
-            neg = self.negative_class
-            mapped = mapped.map(
-                lambda v: (
-                    None if _is_missing(v) else (t.positive if category_key(v) == pos else neg)
-                )
-            )
-        return mapped.astype(object).where(mapped.notna(), None)
+            pos, neg = category_key(t.positive), self.negative_class
+            lookup = {k: (t.positive if category_key(v) == pos else neg) for k, v in lookup.items()}
+
+        def to_class(value: Any) -> Any:
+            return None if _is_missing(value) else lookup.get(category_key(value))
+
+        return _map_unique(raw, to_class)
 
     def _raw_classes(self) -> list[Any]:
         t = self.target
@@ -322,6 +318,13 @@ class Profile(BaseModel):
         return yaml.safe_dump(
             data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
         )
+
+
+def _map_unique(values: pd.Series, func: Any) -> pd.Series:
+    """Apply a Python function once per distinct value (a million rows, a handful of classes)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
 def _is_missing(value: Any) -> bool:
