@@ -31,7 +31,11 @@ app = typer.Typer(
 def _register_parts() -> None:
     for part in PARTS:
         name = f"studentops.{part}.commands"
-        if importlib.util.find_spec(name) is not None:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # the part's package itself is not there yet
+            found = False
+        if found:
             importlib.import_module(name).register(app)
 
 
