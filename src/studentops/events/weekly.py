@@ -1,0 +1,417 @@
+"""Weekly features without leakage: one row per (student, module, presentation, week).
+
+Cut-off convention: the features of week ``w`` use only events with ``day < 7 * w``, that is the
+days 0..7w-1 of weeks 1..w plus everything before the start. Week 0 therefore sees only what was
+known before the presentation began (registration, banked results, early activity).
+
+How it stays vectorised and leak-free: an event dated ``day`` first becomes visible at calendar
+week ``v = max(0, day // 7 + 1)`` (the smallest ``w`` with ``day < 7w``). Every event is added
+into a dense (enrolment x calendar week) matrix at column ``v`` with ``numpy.bincount``, and a
+cumulative sum / max / min along the weeks gives the value "as of" each cut-off. A value at week
+``w`` is built only from columns ``<= w``, so an event dated at or after ``7w`` cannot reach it:
+the property test in ``tests/unit/events`` checks exactly that. No loop runs over students.
+
+Expects a cleaned log (:func:`studentops.events.cleaning.clean_events`): one result per
+assessment, submissions carrying their catalogue due day and weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import polars as pl
+
+from studentops.errors import DataError
+from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, EventLog, enrolment_hash
+
+RECENT_WEEKS = 4
+
+FEATURES: dict[str, str] = {
+    "registered": "a registration event is dated before the cut-off",
+    "days_registered_before_start": "days between registration and the start (negative: late)",
+    "withdrawn": "the student unregistered before the cut-off",
+    "n_due": "assessments of the presentation due before the cut-off",
+    "n_submitted": "results (submissions and exams, banked included) dated before the cut-off",
+    "n_banked": "of those, results carried over from an earlier presentation",
+    "n_missed": "assessments due before the cut-off and not submitted before it",
+    "n_late": "non-banked results submitted after their due day",
+    "share_submitted": "share of the due assessments submitted (null when none is due)",
+    "share_missed": "share of the due assessments missed (null when none is due)",
+    "share_late": "share of the non-banked results that were late",
+    "n_scored": "results with a score",
+    "score_min": "lowest score so far",
+    "score_max": "highest score so far",
+    "score_mean": "mean score so far",
+    "score_std": "standard deviation of the scores so far (ddof 1; null under 2 scores)",
+    "score_trend": "least-squares slope of score against due day (points per day)",
+    "weighted_score": "weight-averaged score of the assessments closed so far; missed count 0",
+    "mean_days_early": "mean of due day minus submission day (negative: late), non-banked",
+    "days_since_last_submission": "cut-off day minus the last non-banked submission day",
+}
+
+ACTIVITY_FEATURES: dict[str, str] = {
+    "n_activity": "activity events so far",
+    "clicks": "clicks so far (an activity without a count is one click)",
+    "active_days": "distinct days with activity so far",
+    "clicks_per_week": "clicks in weeks 1..w divided by w (null at week 0)",
+    "clicks_last_week": "clicks in the last week before the cut-off (week 0: all before start)",
+    "clicks_last_4_weeks": "clicks in the last 4 weeks before the cut-off (pre-start = week 0)",
+    "days_since_last_activity": "cut-off day minus the last activity day",
+}
+
+
+def week_visible(day: pl.Expr) -> pl.Expr:
+    """The first cut-off week at which an event dated ``day`` is visible (0 before the start)."""
+    return (day // 7 + 1).clip(lower_bound=0)
+
+
+class _Grid:
+    """Dense (enrolment x calendar week) accumulators."""
+
+    def __init__(self, n: int, last_week: int) -> None:
+        self.n = n
+        self.ncol = last_week + 1
+
+    def _flat(self, k: np.ndarray, wk: np.ndarray) -> np.ndarray:
+        return k.astype(np.int64) * self.ncol + wk
+
+    def cum_sum(
+        self, k: np.ndarray, wk: np.ndarray, values: np.ndarray | None = None
+    ) -> np.ndarray:
+        cells = np.bincount(self._flat(k, wk), weights=values, minlength=self.n * self.ncol)
+        return np.cumsum(cells.reshape(self.n, self.ncol), axis=1)
+
+    def cum_max(self, k: np.ndarray, wk: np.ndarray, values: np.ndarray) -> np.ndarray:
+        cells = np.full(self.n * self.ncol, np.nan)
+        np.fmax.at(cells, self._flat(k, wk), values)
+        return np.fmax.accumulate(cells.reshape(self.n, self.ncol), axis=1)
+
+    def cum_min(self, k: np.ndarray, wk: np.ndarray, values: np.ndarray) -> np.ndarray:
+        cells = np.full(self.n * self.ncol, np.nan)
+        np.fmin.at(cells, self._flat(k, wk), values)
+        return np.fmin.accumulate(cells.reshape(self.n, self.ncol), axis=1)
+
+
+class _Columns:
+    """Output columns, converted from (enrolment x week) matrices as soon as each is ready.
+
+    Only the requested weeks are kept, counts shrink to int32 and flags to booleans, so the
+    full matrices can be freed one by one instead of all living until the end.
+    """
+
+    def __init__(self, n: int, weeks: np.ndarray) -> None:
+        self.n = n
+        self.weeks = weeks
+        self.series: list[pl.Series] = []
+
+    def put(self, name: str, matrix: np.ndarray) -> None:
+        values = np.broadcast_to(matrix, (self.n, matrix.shape[1]))[:, self.weeks].ravel()
+        if name in BOOL_FEATURES:
+            self.series.append(pl.Series(name, values, dtype=pl.Boolean))
+        elif name in INT_FEATURES:
+            self.series.append(pl.Series(name, np.rint(values).astype(np.int32), dtype=pl.Int32))
+        else:
+            self.series.append(pl.Series(name, values, dtype=pl.Float64, nan_to_null=True))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _np(frame: pl.DataFrame, column: str, dtype: type = np.float64) -> np.ndarray:
+    return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(dtype)
+
+
+def _enrolments(log: EventLog, students: pl.DataFrame | None) -> pl.DataFrame:
+    if students is not None:
+        missing = [c for c in KEY if c not in students.columns]
+        if missing:
+            raise DataError(f"students table lacks key column(s) {', '.join(missing)}")
+        enrol = students.select(pl.col(c).cast(pl.String) for c in KEY)
+        if enrol.is_duplicated().any():
+            raise DataError("students table has more than one row for an enrolment")
+    else:
+        enrol = log.events.select(KEY).unique(maintain_order=True)
+    return enrol.with_row_index("_k")
+
+
+def _assessment_features(
+    grid: _Grid,
+    sub: pl.DataFrame,
+    due: tuple[np.ndarray, np.ndarray],
+    pidx: np.ndarray,
+    cut: np.ndarray,
+    out: _Columns,
+) -> None:
+    k = sub["_k"].to_numpy()
+    wk = sub["_wk"].to_numpy()
+    day = _np(sub, "day")
+    due_day = _np(sub, "due_day")
+    score = _np(sub, "score")
+    weight = _np(sub, "weight")
+    banked = sub["banked"].fill_null(False).to_numpy()
+    nb = ~banked
+    has_due = ~np.isnan(due_day)
+    scored = ~np.isnan(score)
+    has_w = ~np.isnan(weight)
+    wk_due = np.zeros_like(wk)
+    wk_due[has_due] = np.clip(np.floor_divide(due_day[has_due], 7) + 1, 0, None)
+    # A submission counts against "due" once both it and its due day are visible.
+    wk_closed = np.maximum(wk, wk_due)
+    closed = has_due & (wk_closed < grid.ncol)
+    n_due, w_due = due[0][pidx], due[1][pidx]
+
+    due_submitted = grid.cum_sum(k[closed], wk_closed[closed])
+    n_missed = n_due - due_submitted
+    n_own = grid.cum_sum(k[nb], wk[nb])
+    late = nb & has_due & (day > due_day)
+    n_late = grid.cum_sum(k[late], wk[late])
+    out.put("n_due", n_due)
+    out.put("n_submitted", grid.cum_sum(k, wk))
+    out.put("n_banked", grid.cum_sum(k[banked], wk[banked]))
+    out.put("n_missed", n_missed)
+    out.put("n_late", n_late)
+    out.put("share_submitted", _ratio(due_submitted, n_due))
+    out.put("share_missed", _ratio(n_missed, n_due))
+    out.put("share_late", _ratio(n_late, n_own))
+    del due_submitted, n_missed, n_own, n_late
+
+    ks, ws, s = k[scored], wk[scored], score[scored]
+    n_scored = grid.cum_sum(ks, ws)
+    s1 = grid.cum_sum(ks, ws, s)
+    s2 = grid.cum_sum(ks, ws, s * s)
+    out.put("n_scored", n_scored)
+    out.put("score_min", grid.cum_min(ks, ws, s))
+    out.put("score_max", grid.cum_max(ks, ws, s))
+    out.put("score_mean", _ratio(s1, n_scored))
+    var = _ratio(s2 - s1 * s1 / np.where(n_scored > 0, n_scored, 1), n_scored - 1)
+    out.put("score_std", np.sqrt(np.clip(var, 0, None)))
+    del n_scored, s1, s2, var
+
+    pts = scored & has_due
+    kp, wp, x, y = k[pts], wk[pts], due_day[pts], score[pts]
+    n = grid.cum_sum(kp, wp)
+    sx, sy = grid.cum_sum(kp, wp, x), grid.cum_sum(kp, wp, y)
+    sxy, sxx = grid.cum_sum(kp, wp, x * y), grid.cum_sum(kp, wp, x * x)
+    den = n * sxx - sx * sx
+    out.put("score_trend", np.where((n >= 2) & (den > 0), _ratio(n * sxy - sx * sy, den), np.nan))
+    del n, sx, sy, sxy, sxx, den
+
+    sw = scored & has_w
+    num = grid.cum_sum(k[sw], wk[sw], weight[sw] * score[sw])
+    den_scored = grid.cum_sum(k[sw], wk[sw], weight[sw])
+    cw = closed & has_w
+    w_due_submitted = grid.cum_sum(k[cw], wk_closed[cw], weight[cw])
+    out.put("weighted_score", _ratio(num, den_scored + w_due - w_due_submitted))
+    del num, den_scored, w_due_submitted
+
+    early = nb & has_due
+    out.put(
+        "mean_days_early",
+        _ratio(
+            grid.cum_sum(k[early], wk[early], due_day[early] - day[early]),
+            grid.cum_sum(k[early], wk[early]),
+        ),
+    )
+    out.put("days_since_last_submission", cut - grid.cum_max(k[nb], wk[nb], day[nb]))
+
+
+def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Columns) -> None:
+    k = act["_k"].to_numpy()
+    wk = act["_wk"].to_numpy()
+    day = act["day"].to_numpy()
+    clicks = act["clicks"].fill_null(1).cast(pl.Float64).to_numpy()
+    out.put("n_activity", grid.cum_sum(k, wk))
+    cum = grid.cum_sum(k, wk, clicks)
+    out.put("clicks", cum)
+    out.put("active_days", grid.cum_sum(*_distinct_days(k, day, grid.n)))
+    weeks = np.arange(grid.ncol)
+    out.put("clicks_per_week", _ratio(cum - cum[:, :1], np.broadcast_to(weeks, cum.shape)))
+    lagged = np.zeros_like(cum)
+    lagged[:, 1:] = cum[:, :-1]
+    out.put("clicks_last_week", cum - lagged)
+    lagged[:] = 0
+    lagged[:, RECENT_WEEKS:] = cum[:, :-RECENT_WEEKS]
+    out.put("clicks_last_4_weeks", cum - lagged)
+    del cum, lagged
+    out.put("days_since_last_activity", cut - grid.cum_max(k, wk, day.astype(np.float64)))
+
+
+def _distinct_days(k: np.ndarray, day: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(enrolment, visible week) of each distinct (enrolment, day) with activity.
+
+    A boolean (enrolment x day) mask marks the active days; far cheaper than a unique() over
+    millions of rows, and the span of days is bounded by the cut-off weeks asked for.
+    """
+    if len(day) == 0:
+        return k[:0], k[:0]
+    first = int(day.min())
+    span = int(day.max()) - first + 1
+    seen = np.zeros(n * span, dtype=bool)
+    seen[k.astype(np.int64) * span + (day - first)] = True
+    cells = np.flatnonzero(seen)
+    days = cells % span + first
+    return cells // span, np.clip(days // 7 + 1, 0, None)
+
+
+def _first_day(events: pl.DataFrame, event_type: str, n: int) -> np.ndarray:
+    first = (
+        events.filter(pl.col("event_type") == event_type).group_by("_k").agg(pl.col("day").min())
+    )
+    out = np.full(n, np.nan)
+    out[first["_k"].to_numpy()] = first["day"].cast(pl.Float64).to_numpy()
+    return out
+
+
+def build_weekly_features(
+    log: EventLog,
+    students: pl.DataFrame | None = None,
+    weeks: Iterable[int] = range(1, 41),
+    *,
+    activity: bool | None = None,
+) -> pl.DataFrame:
+    """One row per (enrolment, week) with the features of :data:`FEATURES`.
+
+    Args:
+        log: a cleaned event log.
+        students: the static table (key columns plus demographics/outcome); its rows define the
+            enrolments and its other columns are appended. Without it, enrolments are those
+            seen in the events.
+        weeks: cut-off weeks (``day < 7 * week``), each >= 0.
+        activity: add :data:`ACTIVITY_FEATURES`; default: when the log has activity events.
+
+    Returns:
+        A polars frame ordered by enrolment, then week.
+    """
+    wanted = sorted({int(w) for w in weeks})
+    if not wanted or wanted[0] < 0:
+        raise DataError("weeks must be a non-empty list of integers >= 0")
+    enrol = _enrolments(log, students)
+    n = enrol.height
+    grid = _Grid(n, wanted[-1])
+    col = np.asarray(wanted)
+    cut = (7 * np.arange(grid.ncol, dtype=np.float64))[None, :]
+
+    pres = enrol.select("module", "presentation").unique(maintain_order=True).with_row_index("_p")
+    pidx = enrol.join(pres, on=["module", "presentation"], how="left", maintain_order="left")[
+        "_p"
+    ].to_numpy()
+    lookup = enrol.select(*enrolment_hash(), "_k")
+    events = (
+        log.events.select(*KEY, "day", "event_type", "due_day", "score", "weight", "banked")
+        .with_columns(log.events["clicks"])
+        .with_columns(enrolment_hash())
+        .join(lookup, on=["_h1", "_h2"], how="inner", maintain_order="left")
+        .drop(*KEY, "_h1", "_h2")
+        .with_columns(week_visible(pl.col("day")).cast(pl.Int64).alias("_wk"))
+        .filter(pl.col("_wk") < grid.ncol)
+    )
+    due = _due_matrix(log.assessments, pres, grid)
+
+    out = _Columns(n, col)
+    reg_day = _first_day(events, "registration", n)[:, None]
+    unreg_day = _first_day(events, "unregistration", n)[:, None]
+    registered = reg_day < cut
+    out.put("registered", registered)
+    out.put("days_registered_before_start", np.where(registered, -reg_day, np.nan))
+    out.put("withdrawn", unreg_day < cut)
+
+    sub = events.filter(pl.col("event_type").is_in(ASSESSMENT_EVENT_TYPES))
+    act = events.filter(pl.col("event_type") == "activity")
+    del events
+    _assessment_features(grid, sub, due, pidx, cut, out)
+    del sub
+    if activity is None:
+        activity = log.events.filter(pl.col("event_type") == "activity").height > 0
+    if activity:
+        _activity_features(grid, act, cut, out)
+    del act
+    return _assemble(enrol, students, out)
+
+
+def _due_matrix(
+    assessments: pl.DataFrame, pres: pl.DataFrame, grid: _Grid
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per presentation and calendar week: assessments due so far and their summed weight."""
+    cat = (
+        assessments.filter(pl.col("due_day").is_not_null())
+        .join(pres, on=["module", "presentation"], how="inner")
+        .with_columns(week_visible(pl.col("due_day")).cast(pl.Int64).alias("_wk"))
+        .filter(pl.col("_wk") < grid.ncol)
+    )
+    p = cat["_p"].to_numpy().astype(np.int64)
+    wk = cat["_wk"].to_numpy()
+    pg = _Grid(pres.height, grid.ncol - 1)
+    return pg.cum_sum(p, wk), pg.cum_sum(p, wk, cat["weight"].fill_null(0.0).to_numpy())
+
+
+INT_FEATURES = {
+    "n_due",
+    "n_submitted",
+    "n_banked",
+    "n_missed",
+    "n_late",
+    "n_scored",
+    "n_activity",
+    "clicks",
+    "active_days",
+    "clicks_last_week",
+    "clicks_last_4_weeks",
+}
+BOOL_FEATURES = {"registered", "withdrawn"}
+
+
+def _assemble(enrol: pl.DataFrame, students: pl.DataFrame | None, out: _Columns) -> pl.DataFrame:
+    n, nw = enrol.height, len(out.weeks)
+    rows = np.repeat(np.arange(n), nw)
+    weeks = np.tile(out.weeks, n)
+    frame = enrol.drop("_k").select(pl.all().gather(rows))
+    frame = frame.with_columns(
+        pl.Series("week", weeks, dtype=pl.Int32),
+        pl.Series("cutoff_day", weeks * 7, dtype=pl.Int32),
+        *out.series,
+    )
+    out.series.clear()
+    if students is not None:
+        static = students.with_columns(pl.col(c).cast(pl.String) for c in KEY)
+        extra = [c for c in static.columns if c not in KEY and c not in frame.columns]
+        static_rows = enrol.join(
+            static.select(*KEY, *extra), on=list(KEY), how="left", maintain_order="left"
+        ).drop("_k", *KEY)
+        frame = frame.with_columns(static_rows.select(pl.all().gather(rows)))
+    return frame
+
+
+def feature_names(activity: bool) -> list[str]:
+    """The feature columns :func:`build_weekly_features` adds, in order."""
+    return [*FEATURES, *(ACTIVITY_FEATURES if activity else {})]
+
+
+def as_of(frame: pl.DataFrame, week: int) -> pl.DataFrame:
+    """The rows of one cut-off week."""
+    return frame.filter(pl.col("week") == week)
+
+
+def weeks_arg(text: str | Sequence[int]) -> list[int]:
+    """Parse "2,4,6" or "2-30:2" (start-stop:step, inclusive) into a list of weeks."""
+    if not isinstance(text, str):
+        return [int(w) for w in text]
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                span, _, step = part.partition(":")
+                lo, hi = span.split("-", 1)
+                out.extend(range(int(lo), int(hi) + 1, int(step or 1)))
+            else:
+                out.append(int(part))
+        except ValueError as exc:
+            raise DataError(f"weeks: cannot read {part!r} (use 2,4,6 or 2-30:2)") from exc
+    if not out:
+        raise DataError("weeks: no week given")
+    return sorted(set(out))
