@@ -63,6 +63,34 @@ class Settings(BaseSettings):
     serve_profile: str | None = Field(None, description="Profile whose champion the API serves.")
     reload_interval_s: float = Field(30.0, description="How often the API polls the champion.")
     log_queue_size: int = Field(100_000, description="Bounded queue of the prediction log writer.")
+    # -- streaming (docs/streaming.md) ---------------------------------------------------------
+    aws_endpoint_url: str | None = Field(
+        None, description="AWS endpoint for Kinesis (moto or LocalStack); default: real AWS."
+    )
+    aws_region: str | None = Field(None, description="AWS region; default: boto3's own lookup.")
+    stream_batch_size: int = Field(500, ge=1, description="Most events scored in one batch.")
+    stream_max_wait_ms: int = Field(
+        50, ge=0, description="Longest an event waits for its batch to fill before scoring."
+    )
+    stream_group: str = Field(
+        "studentops", description="Consumer group (Redis) or checkpoint name (Kinesis)."
+    )
+    stream_claim_idle_ms: int = Field(
+        30_000, ge=1, description="A pending event idle this long is taken over by another worker."
+    )
+    stream_max_deliveries: int = Field(
+        5, ge=1, description="An event delivered more often goes to the dead-letter stream."
+    )
+    stream_checkpoint_path: Path | None = Field(
+        None, description="SQLite file of Kinesis checkpoints; default: under home."
+    )
+    stream_model_uri: str | None = Field(
+        None, description="Pin the stream worker and Lambda to this model instead of the champion."
+    )
+    stream_sink: str | None = Field(None, description="Output stream URL of the Lambda handler.")
+    stream_dead_letter: str | None = Field(
+        None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
+    )
     seed: int = 42
 
     @property
