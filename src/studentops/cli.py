@@ -39,6 +39,18 @@ def _register_parts() -> None:
             importlib.import_module(name).register(app)
 
 
+@app.command("demo")
+def demo(
+    rows: int = typer.Option(5000, min=200, help="Students in the training cohort."),
+    time_budget: float = typer.Option(30.0, min=5, help="Training budget, seconds."),
+) -> None:
+    """Run the main job end to end on embedded defaults (no servers needed)."""
+    from studentops.config import load_settings
+    from studentops.demo import run_demo
+
+    run_demo(load_settings(), rows=rows, budget_s=time_budget)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit code 2."""
     logging.basicConfig(
