@@ -8,6 +8,7 @@ Every step is a plain function of a part; this module only chains them and print
 from __future__ import annotations
 
 import time
+
 from rich.console import Console
 from rich.table import Table
 

@@ -1,0 +1,186 @@
+"""The logged model: a ``mlflow.pyfunc.PythonModel`` around a fitted ``StudentModel``.
+
+One artifact takes raw profile columns and does all preprocessing itself, because the
+StudentModel carries the whole fitted pipeline. It is pickled with cloudpickle (the pyfunc
+default) instead of MLflow's sklearn flavour, whose skops format in MLflow 3.17 refuses
+LightGBM types unless each is trusted by hand. Unpickling needs ``studentops`` installed, which
+the model's requirements pin.
+
+Importing this module imports MLflow, so only code that logs or unpickles a model imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc.model import PythonModel
+
+from studentops.datasets.profile import Profile, category_key
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+    from mlflow.models.model import ModelInfo as MlflowModelInfo
+
+# What the pickled model needs at load time, pinned to the versions that trained it.
+_RUNTIME_PACKAGES = (
+    "mlflow",
+    "cloudpickle",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "imbalanced-learn",
+    "pydantic",
+    "pyyaml",
+)
+
+
+def proba_column(cls: Any) -> str:
+    """Output column of a class probability: ``proba_<class>`` with the class as text."""
+    return f"proba_{category_key(cls)}"
+
+
+def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """What the pyfunc returns: ``prediction``, one ``proba_<class>`` per class, ``risk_score``.
+
+    Feature columns absent from ``frame`` are added as missing (the signature marks nullable
+    columns optional, and MLflow drops what the input lacks), and numeric columns are made
+    float, as validation would, so 3, 3.0 and "3" score alike.
+    """
+    profile: Profile = model.profile
+    missing = [c for c in profile.feature_columns if c not in frame.columns]
+    numeric = [
+        c for c in profile.numeric_features if c in frame.columns and frame[c].dtype.kind != "f"
+    ]
+    if missing or numeric:
+        frame = frame.assign(
+            **{c: np.nan for c in missing},
+            **{c: pd.to_numeric(frame[c], errors="coerce").astype(float) for c in numeric},
+        )
+    out = pd.DataFrame(index=frame.index)
+    if profile.task == "regression":
+        out["prediction"] = np.asarray(model.predict_value(frame), dtype=float)
+    else:
+        out["prediction"] = list(model.predict(frame))
+        proba = np.asarray(model.predict_proba(frame), dtype=float)
+        for i, cls in enumerate(model.classes_):
+            out[proba_column(cls)] = proba[:, i]
+    risk = model.risk_score(frame)
+    if risk is not None:
+        out["risk_score"] = np.asarray(risk, dtype=float)
+    return out
+
+
+class StudentPyfunc(PythonModel):
+    """MLflow face of a StudentModel. Serving unwraps it and uses ``.model`` directly."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        return predict_frame(self.model, model_input)
+
+
+def input_schema(profile: Profile) -> Any:
+    """Model input: the profile's feature columns, nullable ones optional.
+
+    Categories whose values are all text are ``string`` and datetimes ``datetime``; the rest is
+    ``Any``. MLflow refuses int64 for a ``double`` column (and float64 for a ``long`` one), yet
+    clients send 3 as often as 3.0 and coded categories as 1 or "1"; the model coerces these
+    itself (:func:`predict_frame`), so the signature names columns rather than policing types.
+    """
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    specs: list[Any] = []
+    for name in profile.feature_columns:
+        col = profile.columns[name]
+        kind: Any = AnyType()
+        if col.type == "datetime":
+            kind = "datetime"
+        elif col.type == "category" and all(isinstance(c, str) for c in col.categories or []):
+            kind = "string"
+        specs.append(ColSpec(kind, name, required=not col.nullable))
+    return Schema(specs)
+
+
+def model_signature(
+    profile: Profile, example_input: pd.DataFrame, example_output: pd.DataFrame
+) -> ModelSignature:
+    """Inputs from the profile (not inferred from a few rows); outputs inferred from a sample."""
+    from mlflow.models import ModelSignature, infer_signature
+
+    outputs = infer_signature(example_input, example_output).outputs
+    return ModelSignature(inputs=input_schema(profile), outputs=outputs)
+
+
+def input_example(frame: pd.DataFrame, profile: Profile, rows: int = 3) -> pd.DataFrame:
+    """A few complete rows of feature columns (rows without gaps serialise cleanly to JSON)."""
+    features = frame.head(1000).reindex(columns=profile.feature_columns)  # no copy of big frames
+    complete = features.dropna()
+    chosen = complete if len(complete) >= 1 else features
+    example = chosen.head(rows).reset_index(drop=True)
+    # Coded categories stay as their profile values; object columns of numbers become numbers.
+    return example.infer_objects()
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the installed runtime, so MLflow need not infer them (slow)."""
+    out = []
+    for package in (*_RUNTIME_PACKAGES, "studentops"):
+        try:
+            out.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def log_student_model(model: Any, example: pd.DataFrame, *, name: str = "model") -> MlflowModelInfo:
+    """Log ``model`` as a pyfunc in the active run, with signature and input example.
+
+    Returns:
+        MLflow's ModelInfo; ``model_uri`` (``models:/<model_id>``) is what gets registered.
+    """
+    profile: Profile = model.profile
+    output = predict_frame(model, example)
+    quiet = _DropMessage("Passing a Python object as `python_model`")
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    # MLflow infers a schema from the example only to warn that integer columns cannot hold
+    # missing values; our signature is declared from the profile, so the hint does not apply.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        pyfunc_log.addFilter(quiet)
+        try:
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=StudentPyfunc(model),
+                signature=model_signature(profile, example, output),
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                tags={"studentops.profile": profile.name, "studentops.task": profile.task},
+            )
+        finally:
+            pyfunc_log.removeFilter(quiet)
+
+
+class _DropMessage(logging.Filter):
+    """Hide MLflow's warning about pickling a Python object: we chose cloudpickle on purpose."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)

@@ -1,0 +1,248 @@
+"""CLI commands for training: ``train`` (search, fit, log, register) and ``tune`` (shared search).
+
+Thin: each command calls one function of :mod:`studentops.training.pipeline` and shows its
+progress. Nothing heavy is imported until a command runs, so ``studentops --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from studentops.config import load_settings
+from studentops.registry.tracking import quiet_library_logs
+
+if TYPE_CHECKING:
+    from studentops.training.result import TrialRecord
+
+console = Console()
+
+
+class Split(StrEnum):
+    stratified = "stratified"
+    random = "random"
+    group = "group"
+    time = "time"
+
+
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", "-p", help="Built-in profile name or YAML path.")
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", "-d", help="CSV or Parquet file (default: the profile's seed file)."),
+]
+BudgetOpt = Annotated[
+    float,
+    typer.Option("--time-budget", min=1, help="Seconds for the run (mostly the search)."),
+]
+MetricOpt = Annotated[
+    str | None, typer.Option("--metric", help="Selection metric (default: the task's).")
+]
+SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV delimiter (sniffed when omitted).")]
+SmoteOpt = Annotated[
+    bool, typer.Option("--smote", help="Oversample minority classes with SMOTE in training.")
+]
+SplitOpt = Annotated[
+    Split, typer.Option("--split", help="Held-out split: stratified, random, by group, or by time.")
+]
+
+
+class _BudgetColumn(ProgressColumn):
+    """A bar of the time budget spent and the seconds left, recomputed at every refresh."""
+
+    def render(self, task: Task) -> Table:
+        from rich.progress_bar import ProgressBar
+
+        budget = float(task.fields.get("budget", 0.0)) or 1.0
+        left = float(task.fields.get("deadline", 0.0)) - time.monotonic()
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(
+            ProgressBar(total=budget, completed=min(max(budget - left, 0.0), budget), width=30),
+            Text(f"{left:4.0f}s left" if left > 0 else str(task.fields.get("after", ""))),
+        )
+        return grid
+
+
+class TrialProgress:
+    """Progress of a search: trials done, best CV score so far and time left.
+
+    Training reports the best score with each trial (it knows the metric's direction) and the
+    search time left, which moves the deadline to where the search really ends.
+    """
+
+    def __init__(
+        self, budget_s: float, title: str, *, after: str = "search over", enabled: bool = True
+    ) -> None:
+        self.trials = 0
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            _BudgetColumn(),
+            TextColumn("trials [cyan]{task.fields[trials]}"),
+            TextColumn("best [green]{task.fields[best]}"),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self.task_id = self.progress.add_task(
+            title,
+            budget=budget_s,
+            deadline=time.monotonic() + budget_s,
+            trials=0,
+            best="-",
+            after=after,
+        )
+
+    def __enter__(self) -> TrialProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, record: TrialRecord) -> None:
+        self.trials += 1
+        fields: dict[str, Any] = {"trials": self.trials}
+        if record.best_so_far is not None:
+            fields["best"] = f"{record.best_so_far:.4f}"
+        if record.time_left_s is not None:
+            fields["deadline"] = time.monotonic() + record.time_left_s
+        self.progress.update(self.task_id, **fields)
+
+
+def _metrics_table(metrics: dict[str, float], selected: str) -> Table:
+    table = Table("test metric", "value", title="held-out test set")
+    for name, value in sorted(metrics.items()):
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(f"[bold]{name}[/]" if name == selected else name, shown)
+    return table
+
+
+def train_cmd(
+    profile: ProfileOpt,
+    data: DataOpt = None,
+    time_budget: BudgetOpt = 60.0,
+    metric: MetricOpt = None,
+    seed: Annotated[int, typer.Option(help="Random seed (splits, search, models).")] = 42,
+    sep: SepOpt = None,
+    smote: SmoteOpt = False,
+    split: SplitOpt = Split.stratified,
+) -> None:
+    """Validate, split, search, fit, evaluate, log to MLflow and register a challenger."""
+    from studentops.datasets.commands import print_summary
+    from studentops.training.pipeline import train_and_register
+
+    quiet_library_logs(optuna=True)
+    settings = load_settings()
+    started = time.perf_counter()
+    after = "search over: fitting, evaluating, logging"
+    with TrialProgress(time_budget, "training", after=after) as progress:
+        outcome = train_and_register(
+            profile,
+            data,
+            settings=settings,
+            time_budget_s=time_budget,
+            metric=metric,
+            seed=seed,
+            sep=sep,
+            smote=smote,
+            split=split.value,
+            on_trial=progress,
+        )
+    result = outcome.result
+    print_summary(outcome.validation | {"rejects_file": outcome.rejects_path})
+    console.print(
+        f"best {result.algorithm} after {len(result.trials)} trials: "
+        f"CV {result.metric} {result.cv_score:.4f}; "
+        f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
+    )
+    console.print(_metrics_table(result.test_metrics, result.metric))
+    gap = (result.fairness or {}).get("max_gap")
+    if gap is not None:
+        console.print(f"fairness max gap {gap:.4f} (allowed {settings.fairness_max_gap:.4f})")
+    console.print(f"reports: {result.artifacts_dir}")
+    console.print(f"MLflow run {outcome.run_id} ({settings.mlflow_tracking_uri})")
+    if outcome.version is not None:
+        v = outcome.version
+        console.print(
+            f"registered [bold]{v.name}[/] version [bold]{v.version}[/] as "
+            f"@{', @'.join(v.aliases)}; promote it with: "
+            f"studentops promote --profile {result.profile.name}"
+        )
+    console.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+def tune_cmd(
+    profile: ProfileOpt,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL shared by workers (default: settings)."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: studentops-<profile>).")
+    ] = None,
+    data: DataOpt = None,
+    time_budget: BudgetOpt = 60.0,
+    metric: MetricOpt = None,
+    seed: Annotated[int, typer.Option(help="Base seed; each worker adds its process id.")] = 42,
+    sep: SepOpt = None,
+    smote: SmoteOpt = False,
+    split: SplitOpt = Split.stratified,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome as JSON (no progress bar).")
+    ] = False,
+) -> None:
+    """Run search trials into a shared Optuna study; start one per core, on any machine."""
+    from studentops.training.pipeline import tune_shared
+
+    quiet_library_logs(optuna=True)
+    settings = load_settings()
+    progress = TrialProgress(time_budget, "tuning", enabled=not as_json)
+    with progress:
+        outcome = tune_shared(
+            profile,
+            data,
+            settings=settings,
+            storage=storage,
+            study_name=study,
+            time_budget_s=time_budget,
+            metric=metric,
+            seed=seed,
+            sep=sep,
+            smote=smote,
+            split=split.value,
+            on_trial=progress,
+        )
+    if as_json:
+        typer.echo(json.dumps(asdict(outcome), indent=2, default=str))
+        return
+    best = "-" if outcome.best_value is None else f"{outcome.best_value:.4f}"
+    console.print(
+        f"worker {outcome.worker}: {outcome.trials_here} trials; study '{outcome.study_name}' "
+        f"now has {outcome.trials_total} finished trials, best {best}"
+    )
+    if outcome.best_params:
+        console.print(_params_table(outcome.best_params))
+
+
+def _params_table(params: dict[str, Any]) -> Table:
+    table = Table("parameter", "value", title="best trial so far")
+    for key, value in params.items():
+        table.add_row(str(key), str(value))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
+    app.command("tune")(tune_cmd)

@@ -1,0 +1,303 @@
+"""StudentModel: one picklable object from raw profile columns to predictions and risk scores.
+
+A model is an ensemble of *members*; a member is one candidate of the search (an algorithm and
+its hyperparameters) kept as the models fitted on each cross-validation fold, whose predictions
+are averaged (cross-validation bagging, as AutoGluon does). Keeping the fold models means no
+refit after the search, so the whole budget goes to the search, and the out-of-fold predictions
+that chose the ensemble, the threshold and the class weights are exactly those of the models
+that are served.
+
+A *derived* member regresses the numeric source of a derived target (GPA before it is binned
+to GradeClass) and turns the prediction into class probabilities with the cross-validated
+residual spread: P(class) = P(pred + e falls in the class's bin), e ~ Normal(0, sigma_cv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from studentops.datasets.profile import Profile, category_key
+from studentops.features.encode import ProfileEncoder
+
+MemberKind = Literal["classifier", "regressor", "derived"]
+
+
+def class_codes(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
+    """Positions in ``classes`` of class values (1, 1.0 and "1" are the same class)."""
+    lookup = {category_key(c): i for i, c in enumerate(classes)}
+    return np.array([lookup[category_key(v)] for v in values], dtype=int)
+
+
+@dataclass(eq=False)
+class DerivedBins:
+    """Bins of a derived target: ``edges`` as in the profile, ``class_of_bin`` as indices into
+    the model's classes.
+
+    ``noise[k, c]`` is P(recorded class c | the bins of the source give class k), estimated on
+    the training part: recorded labels do not always agree with the bins (GradeClass differs
+    from bins(GPA) on 7% of students), and without it a student whose GPA says F but whose
+    label is A would get a probability of 1e-10 (a ruinous log loss).
+    """
+
+    edges: np.ndarray
+    class_of_bin: np.ndarray
+    n_classes: int
+    noise: np.ndarray | None = None
+
+    def proba(self, values: np.ndarray, sigma: float) -> np.ndarray:
+        from scipy.special import ndtr
+
+        bounds = np.r_[-np.inf, self.edges, np.inf]
+        cdf = ndtr((bounds[None, :] - values[:, None]) / max(sigma, 1e-9))
+        mass = np.diff(cdf, axis=1)
+        out = np.zeros((len(values), self.n_classes))
+        for b, c in enumerate(self.class_of_bin):
+            out[:, c] += mass[:, b]
+        out /= out.sum(axis=1, keepdims=True)
+        return out if self.noise is None else out @ self.noise
+
+    def implied(self, source: np.ndarray) -> np.ndarray:
+        """Class index the bins give each source value."""
+        return self.class_of_bin[np.searchsorted(self.edges, source, side="right")]
+
+    def with_noise(self, source: np.ndarray, y: np.ndarray, prior: float = 1.0) -> DerivedBins:
+        """A copy with ``noise`` estimated from known sources and recorded classes ``y``
+        (``prior`` pseudo-counts per cell, so unseen confusions keep a small probability)."""
+        known = ~np.isnan(source)
+        counts = np.full((self.n_classes, self.n_classes), prior / self.n_classes)
+        np.add.at(counts, (self.implied(source[known]), y[known]), 1.0)
+        return DerivedBins(
+            self.edges,
+            self.class_of_bin,
+            self.n_classes,
+            counts / counts.sum(axis=1, keepdims=True),
+        )
+
+    @classmethod
+    def from_profile(cls, profile: Profile, classes: Sequence[Any]) -> DerivedBins:
+        d = profile.target.derive
+        if d is None:
+            raise ValueError(f"profile '{profile.name}' has no derived target")
+        index = {category_key(c): i for i, c in enumerate(classes)}
+        return cls(
+            edges=np.asarray(d.edges, dtype=float),
+            class_of_bin=np.array([index[category_key(c)] for c in d.classes], dtype=int),
+            n_classes=len(classes),
+        )
+
+
+@dataclass(eq=False)
+class Member:
+    """One candidate of the search, as its per-fold fitted pipelines."""
+
+    algorithm: str
+    params: dict[str, Any]
+    estimators: list[Any]
+    kind: MemberKind
+    n_classes: int = 0
+    cv_score: float = float("nan")
+    bins: DerivedBins | None = None
+    sigma: float = 0.0  # derived: residual sd of the source regression (out-of-fold)
+
+    def value(self, X: np.ndarray) -> np.ndarray:
+        """Regressors and derived members: the predicted number (for derived, the source)."""
+        return np.mean([est.predict(X) for est in self.estimators], axis=0)
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, columns in the model's class order."""
+        if self.kind == "derived":
+            assert self.bins is not None
+            return self.bins.proba(self.value(X), self.sigma)
+        out = np.zeros((len(X), self.n_classes))
+        for est in self.estimators:
+            out[:, np.asarray(est.classes_, dtype=int)] += est.predict_proba(X)
+        return out / len(self.estimators)
+
+    def output(self, X: np.ndarray) -> np.ndarray:
+        return self.value(X) if self.kind == "regressor" else self.proba(X)
+
+
+@dataclass(eq=False)
+class StudentModel:
+    """The trained model of one profile. Takes raw profile columns; does all preprocessing.
+
+    Attributes:
+        profile: the dataset profile it was trained for.
+        encoder: fitted ordinal :class:`ProfileEncoder` (the matrix every member reads).
+        members: ensemble members; ``weights`` sum to 1.
+        metric: the metric the search optimised; ``cv_score`` its out-of-fold value.
+        threshold: binary decision threshold on P(positive), chosen out-of-fold.
+        class_weights: multiclass multipliers of the probabilities before argmax, or None.
+        sigma: regression: out-of-fold residual sd (for the risk score).
+        reference: per-feature typical values (medians, modal codes) of the training matrix,
+            for explanations of members without a SHAP path.
+    """
+
+    profile: Profile
+    encoder: ProfileEncoder
+    members: list[Member]
+    weights: list[float]
+    metric: str
+    cv_score: float
+    threshold: float | None = None
+    class_weights: list[float] | None = None
+    sigma: float | None = None
+    reference: np.ndarray | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}  # explainers are rebuilt on demand, never pickled
+        return state
+
+    # -- descriptive -----------------------------------------------------------------------
+
+    @property
+    def task(self) -> str:
+        return self.profile.task
+
+    @property
+    def classes_(self) -> list[Any]:
+        """Class values; binary: [negative, positive] as ``profile.class_order()``."""
+        return self.profile.class_order()
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return self.profile.feature_columns
+
+    @property
+    def algorithm(self) -> str:
+        if len(self.members) == 1:
+            return self.members[0].algorithm
+        return "ensemble(" + "+".join(m.algorithm for m in self.members) + ")"
+
+    def class_index(self, values: Iterable[Any]) -> np.ndarray:
+        """Positions in ``classes_`` of class values (1, 1.0 and "1" are the same class)."""
+        return class_codes(values, self.classes_)
+
+    def class_label(self, value: Any) -> str:
+        labels = {category_key(k): v for k, v in (self.profile.target.labels or {}).items()}
+        return str(labels.get(category_key(value), value))
+
+    def estimator_summary(self) -> dict[str, Any]:
+        """Algorithm and parameters, for tracking and the model card."""
+        best = self.members[int(np.argmax(self.weights))]
+        return {
+            "algorithm": self.algorithm,
+            "params": dict(best.params),
+            "members": [
+                {
+                    "algorithm": m.algorithm,
+                    "params": dict(m.params),
+                    "weight": float(w),
+                    "cv_score": float(m.cv_score),
+                    "folds": len(m.estimators),
+                }
+                for m, w in zip(self.members, self.weights, strict=True)
+            ],
+            "metric": self.metric,
+            "cv_score": float(self.cv_score),
+            "threshold": self.threshold,
+            "class_weights": self.class_weights,
+        }
+
+    # -- the matrix path (serving) ---------------------------------------------------------
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.encoder.transform(frame)
+
+    def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        """Encode plain dicts without pandas (the API's fast path)."""
+        return self.encoder.encode_records(records)
+
+    def predict_proba_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (n x n_classes) of an encoded matrix."""
+        if self.task == "regression":
+            raise TypeError("a regression model has no class probabilities")
+        out = np.zeros((len(X), len(self.classes_)))
+        for member, w in zip(self.members, self.weights, strict=True):
+            out += w * member.proba(X)
+        return out
+
+    def predict_value_matrix(self, X: np.ndarray) -> np.ndarray:
+        if self.task != "regression":
+            raise TypeError("predict_value is for regression models")
+        return np.sum(
+            [w * m.value(X) for m, w in zip(self.members, self.weights, strict=True)], axis=0
+        )
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class indices from probabilities with the model's decision rule."""
+        if self.task == "binary":
+            t = 0.5 if self.threshold is None else self.threshold
+            return (proba[:, 1] >= t).astype(int)
+        if self.class_weights is not None:
+            return np.argmax(proba * np.asarray(self.class_weights), axis=1)
+        return np.argmax(proba, axis=1)
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return self.predict_value_matrix(X)
+        classes = np.empty(len(self.classes_), dtype=object)
+        classes[:] = self.classes_
+        return classes[self.decide(self.predict_proba_matrix(X))]
+
+    def risk_from_output(self, output: np.ndarray) -> np.ndarray | None:
+        """Risk score from probabilities (classification) or values (regression)."""
+        if self.task == "regression":
+            below = self.profile.target.at_risk_below
+            if below is None:
+                return None
+            from scipy.special import ndtr
+
+            return ndtr((below - output) / max(self.sigma or 0.0, 1e-9))
+        return output[:, self.risk_indices()].sum(axis=1)
+
+    def risk_score_matrix(self, X: np.ndarray) -> np.ndarray | None:
+        output = (
+            self.predict_value_matrix(X)
+            if self.task == "regression"
+            else self.predict_proba_matrix(X)
+        )
+        return self.risk_from_output(output)
+
+    def risk_indices(self) -> list[int]:
+        """Classes whose probability is the risk: binary positive, ``at_risk``, or the worst."""
+        if self.task == "binary":
+            return [1]
+        risky = self.profile.risk_classes()
+        if risky:
+            return list(self.class_index(risky))
+        derive = self.profile.target.derive
+        if derive is not None:  # the lowest bin of the source (F of a GPA scale)
+            return list(self.class_index([derive.classes[0]]))
+        return [len(self.classes_) - 1]
+
+    # -- the DataFrame path ----------------------------------------------------------------
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (n x n_classes, columns as ``classes_``) of raw profile rows."""
+        return self.predict_proba_matrix(self.encode(frame))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class values (classification, with the stored decision rule) or predicted values."""
+        return self.predict_matrix(self.encode(frame))
+
+    def predict_value(self, frame: pd.DataFrame) -> np.ndarray:
+        """Regression: the predicted target value."""
+        return self.predict_value_matrix(self.encode(frame))
+
+    def risk_score(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Risk in [0, 1] per row.
+
+        Binary: P(positive). Multiclass: summed P of ``profile.risk_classes()`` or, when the
+        profile names none, P of the worst class. Regression: P(true value below
+        ``target.at_risk_below``) given the prediction and the out-of-fold residual sd, i.e. the
+        distance below the bar scaled by that sd through the normal CDF; None without a bar.
+        """
+        return self.risk_score_matrix(self.encode(frame))

@@ -1,0 +1,351 @@
+"""Training end to end: read, validate, search and fit, log to MLflow, register a challenger.
+
+Plain functions that the CLI, the demo and Prefect flows call; nothing here prints. Heavy
+imports (MLflow, the training code) happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studentops.config import Settings, load_settings
+from studentops.datasets.profile import Profile
+from studentops.errors import DataError
+
+if TYPE_CHECKING:
+    from studentops.datasets.validation import ValidationResult
+    from studentops.registry.models import VersionSummary
+    from studentops.training.result import TrainResult, TrialRecord
+
+log = logging.getLogger(__name__)
+
+OnTrial = Callable[["TrialRecord"], None]
+
+
+@dataclass
+class TrainingOutcome:
+    """Everything a caller may want to show or pass on after one training run."""
+
+    result: TrainResult
+    validation: dict[str, Any]
+    rejects_path: Path | None
+    experiment_id: str
+    run_id: str
+    model_uri: str
+    version: VersionSummary | None
+
+
+@dataclass
+class TuningOutcome:
+    """One worker's share of a shared search, and the study's state when it stopped."""
+
+    study_name: str
+    storage: str
+    worker: str
+    trials_here: int
+    trials_total: int  # finished trials of the whole study
+    best_value: float | None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    trial_numbers: list[int] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)
+
+
+def worker_id() -> str:
+    """Which process ran a trial: ``host:pid``, stored on trials of a shared study."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def load_training_data(
+    profile: str | Profile,
+    data: str | Path | None,
+    *,
+    sep: str | None,
+    settings: Settings,
+) -> tuple[Profile, ValidationResult, Path | None]:
+    """Validate the file against the profile; rejects go to a CSV under home with reasons."""
+    from studentops.datasets.validation import validate_file, write_rejects
+
+    prof, validation = validate_file(profile, data, sep=sep, require_target=True, settings=settings)
+    rejects_path = write_rejects(validation, prof.name, settings)
+    if validation.accepted == 0:
+        top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
+        raise DataError(f"no valid rows to train on: all {validation.total} rejected ({top})")
+    return prof, validation, rejects_path
+
+
+def train_and_register(
+    profile: str | Profile,
+    data: str | Path | None,
+    *,
+    settings: Settings | None = None,
+    time_budget_s: float = 60.0,
+    metric: str | None = None,
+    seed: int = 42,
+    sep: str | None = None,
+    smote: bool = False,
+    split: str = "stratified",
+    on_trial: OnTrial | None = None,
+    register: bool = True,
+) -> TrainingOutcome:
+    """Validate, train within a time budget, log everything to MLflow and register a challenger.
+
+    Args:
+        profile: profile name, YAML path or Profile.
+        data: CSV/Parquet file; None uses the profile's seed file under settings.data_dir.
+        time_budget_s: seconds for training (search, final fit, evaluation and reports).
+        metric: selection metric; None lets training pick the profile's default.
+        on_trial: called after each search trial (progress bars).
+        register: register the model as the profile's challenger (off for experiments).
+
+    Returns:
+        A TrainingOutcome with the TrainResult, the MLflow run and the registered version.
+    """
+    import mlflow
+
+    from studentops.registry import models, tracking
+    from studentops.registry.pyfunc import input_example, log_student_model
+    from studentops.training.evaluate import get_metric
+    from studentops.training.train import train_model
+
+    settings = settings or load_settings()
+    prof, validation, rejects_path = load_training_data(profile, data, sep=sep, settings=settings)
+    summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
+    client = tracking.client_for(settings)
+    experiment_id = tracking.ensure_experiment(client, prof.name, settings)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"train-{stamp}",
+        tags={"studentops.profile": prof.name, "studentops.command": "train"},
+        nested=mlflow.active_run() is not None,  # inside a caller's run (a flow, a notebook)
+    ) as run:
+        run_id = run.info.run_id
+        artifacts_dir = settings.ensure_home() / "training" / prof.name / f"{stamp}-{run_id[:8]}"
+        trial_logger = tracking.TrialLogger(client, experiment_id, run_id)
+
+        def report(record: TrialRecord) -> None:
+            trial_logger.submit(record)
+            if on_trial is not None:
+                on_trial(record)
+
+        try:
+            result = train_model(
+                validation.valid,
+                prof,
+                time_budget_s=time_budget_s,
+                metric=metric,
+                seed=seed,
+                artifacts_dir=artifacts_dir,
+                smote=smote,
+                split=split,
+                on_trial=report,
+            )
+        finally:
+            trained_at = time.perf_counter()  # from here on, the time is tracking overhead
+            logged = trial_logger.close()
+        # Trials the callback did not see (or could not log) are logged now, in order.
+        now_ms = int(time.time() * 1000)
+        for record in result.trials:
+            if record.number not in logged:
+                tracking.log_trial(client, experiment_id, run_id, record, now_ms)
+        tracking.log_parent_summary(
+            client,
+            run_id,
+            result,
+            extra_params={
+                "time_budget_s": time_budget_s,
+                "seed": seed,
+                "smote": smote,
+                "data": summary["data"],
+            },
+            validation=summary,
+        )
+        tracking.log_reports(client, run_id, result, validation=summary, rejects_path=rejects_path)
+        model_info = log_student_model(result.model, input_example(validation.valid, prof))
+        mlflow.log_metrics(
+            tracking.finite({f"test_{k}": v for k, v in result.test_metrics.items()}),
+            model_id=model_info.model_id,
+        )
+    log.info("logged run %s to MLflow in %.1fs", run_id, time.perf_counter() - trained_at)
+
+    version = None
+    if register:
+        version = models.register_challenger(
+            client,
+            prof.name,
+            model_info.model_uri,
+            run_id=run_id,
+            metric=result.metric,
+            test_metrics=result.test_metrics,
+            fairness_gap=(result.fairness or {}).get("max_gap"),
+            algorithm=result.algorithm,
+            data_fingerprint=result.data_fingerprint,
+            higher_is_better=get_metric(result.metric, prof.task).greater_is_better,
+        )
+    return TrainingOutcome(
+        result=result,
+        validation=summary,
+        rejects_path=rejects_path,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        model_uri=model_info.model_uri,
+        version=version,
+    )
+
+
+def tune_shared(
+    profile: str | Profile,
+    data: str | Path | None,
+    *,
+    settings: Settings | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    time_budget_s: float = 60.0,
+    metric: str | None = None,
+    seed: int = 42,
+    sep: str | None = None,
+    smote: bool = False,
+    split: str = "stratified",
+    on_trial: OnTrial | None = None,
+) -> TuningOutcome:
+    """Run search trials into a shared Optuna study until the budget is spent.
+
+    Start as many workers as there are cores, on any machine that reaches ``storage``; each
+    joins the study if it exists. All workers must get the same data, ``seed`` and ``split``:
+    the seed fixes the held-out part and the folds, so every trial is scored on the same rows
+    and none sees the test part. Only the sampler's seed is offset per worker, or workers with
+    one seed would propose the same points. Each trial is stamped with the user attribute
+    ``worker`` (``host:pid``) when it starts running.
+
+    Args:
+        storage: Optuna storage URL (``postgresql://...``); default ``settings.optuna_storage``.
+        study_name: default ``studentops-<profile>``.
+
+    Returns:
+        This worker's trials and the study's best value so far.
+    """
+    from studentops.errors import ConfigError
+    from studentops.registry.tracking import with_installed_driver
+    from studentops.training.search import prepare_search_data, run_search, split_groups
+    from studentops.training.split import holdout_split
+
+    settings = settings or load_settings()
+    url = storage or settings.optuna_storage
+    if not url:
+        raise ConfigError("no Optuna storage: give --storage URL or set optuna_storage")
+    prof, validation, _ = load_training_data(profile, data, sep=sep, settings=settings)
+    name = study_name or f"studentops-{prof.name}"
+    worker = worker_id()
+    shared = worker_storage(with_installed_driver(url), worker)
+    mine: list[int] = []
+
+    def report(record: TrialRecord) -> None:
+        mine.append(record.number)
+        if on_trial is not None:
+            on_trial(record)
+
+    deadline = time.perf_counter() + time_budget_s
+    holdout = holdout_split(validation.valid, prof, kind=split, seed=seed)
+    train = validation.valid.iloc[holdout.train]
+    _, search_data = prepare_search_data(
+        train,
+        prof,
+        metric=metric,
+        seed=seed,
+        smote=smote,
+        groups=split_groups(train, prof, split),
+    )
+    outcome = run_search(
+        search_data,
+        deadline=deadline,
+        seed=(seed * 1_000_003 + os.getpid()) % (2**31),
+        storage=shared,  # Optuna takes a storage object as well as a URL
+        study_name=name,
+        on_trial=report,
+    )
+    best_value, best_params = _best(outcome.study)
+    return TuningOutcome(
+        study_name=name,
+        storage=_hide_password(url),
+        worker=worker,
+        trials_here=len(mine),
+        trials_total=sum(t.state.is_finished() for t in outcome.study.trials),
+        best_value=best_value,
+        best_params=best_params,
+        trial_numbers=sorted(mine),
+        validation=validation.summary(),
+    )
+
+
+def worker_storage(url: str, worker: str, attempts: int = 8) -> Any:
+    """An Optuna RDB storage that stamps each trial with ``worker`` as it starts running.
+
+    A trial starts running either when created directly or when a worker takes a queued
+    (WAITING) trial; finished trials cannot be changed, so the stamp goes on at that moment.
+    Heartbeats let a crashed worker's running trials be failed by the others.
+
+    Workers that start together on an empty database race on ``CREATE TABLE``; the loser gets
+    an integrity error although the tables now exist, so it tries again.
+    """
+    import optuna
+    from optuna.trial import TrialState
+    from sqlalchemy.exc import SQLAlchemyError
+
+    class WorkerStorage(optuna.storages.RDBStorage):
+        # Optuna's study wraps this storage in a cache that creates trials through the private
+        # _create_new_trial (the public create_new_trial is bypassed), so that is the hook.
+        def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+            frozen = super()._create_new_trial(study_id, template_trial)
+            if frozen.state == TrialState.RUNNING:
+                self.set_trial_user_attr(frozen._trial_id, "worker", worker)
+                frozen.user_attrs["worker"] = worker
+            return frozen
+
+        def set_trial_state_values(
+            self, trial_id: int, state: TrialState, values: Any = None
+        ) -> bool:
+            changed = super().set_trial_state_values(trial_id, state, values)
+            if changed and state == TrialState.RUNNING:  # this worker took a queued trial
+                self.set_trial_user_attr(trial_id, "worker", worker)
+            return changed
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return WorkerStorage(url, heartbeat_interval=30, grace_period=120)
+        except SQLAlchemyError as exc:
+            if attempt == attempts - 1:
+                from studentops.errors import ConfigError
+
+                where, first = _hide_password(url), str(exc).splitlines()[0]
+                raise ConfigError(f"cannot use Optuna storage {where}: {first}") from exc
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _best(study: Any) -> tuple[float | None, dict[str, Any]]:
+    try:
+        best = study.best_trial
+    except ValueError:  # no complete trial yet
+        return None, {}
+    return float(best.value), dict(best.params)
+
+
+def _hide_password(url: str) -> str:
+    """A storage URL safe to print: ``user:***@host``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]

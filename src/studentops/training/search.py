@@ -1,0 +1,694 @@
+"""The search: Optuna over algorithm and hyperparameters together, under a wall-clock budget.
+
+Each trial cross-validates one candidate on the training part (stratified K-fold), reports the
+running mean of its fold scores after every fold so a median pruner can stop hopeless ones, and
+keeps its out-of-fold predictions and fold models. When the budget ends, a greedy ensemble
+(Caruana et al. 2004, as in AutoGluon) of the best candidates is formed on the out-of-fold
+predictions and kept only if it scores better there than the best single candidate.
+
+Time: trials are refused or stopped (pruned as ``timeout``) when the deadline is near, using the
+time of the folds already fitted to project the rest; the final model is the fold models kept
+during the search, so nothing long happens after it.
+
+Determinism: the TPE sampler and every model are seeded, so a fixed ``n_trials`` with
+``n_jobs=1`` and an ample budget repeats exactly; under a tight budget the number of trials
+depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from studentops.training.evaluate import LABEL_METRICS, Metric, fold_score, get_metric
+from studentops.training.model import DerivedBins, Member, MemberKind, class_codes
+from studentops.training.result import TrialRecord
+from studentops.training.spaces import (
+    Context,
+    Deadline,
+    DeadlinePassed,
+    base_algorithm,
+    build_pipeline,
+    candidate_names,
+    fit_params,
+    is_derived,
+    warm_starts,
+    xgboost_deadline,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from studentops.datasets.profile import Profile
+    from studentops.features.encode import ProfileEncoder
+
+log = logging.getLogger(__name__)
+
+OnTrial = Callable[[TrialRecord], None]
+
+
+class _Timeout(Exception):
+    """The budget ends before this candidate could finish its folds."""
+
+
+@dataclass
+class SearchData:
+    """The training part as the search sees it."""
+
+    X: np.ndarray
+    y: np.ndarray  # class indices (classification) or values (regression)
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    task: str
+    metric: Metric
+    n_classes: int
+    ctx: Context
+    source: np.ndarray | None = None  # numeric source of a derived target (e.g. GPA)
+    bins: DerivedBins | None = None
+
+
+@dataclass
+class Candidate:
+    """A completed trial with what the ensemble and the final model need."""
+
+    number: int
+    algorithm: str
+    params: dict[str, Any]
+    score: float
+    oof: np.ndarray
+    member: Member
+    duration_s: float
+
+
+@dataclass
+class SearchOutcome:
+    study: Any
+    trials: list[TrialRecord]
+    candidates: list[Candidate]  # best first
+    deadline: float
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def prepare_search_data(
+    train: pd.DataFrame,
+    profile: Profile,
+    *,
+    metric: str | None = None,
+    seed: int = 42,
+    smote: bool = False,
+    class_weight: str | None = "auto",
+    groups: np.ndarray | None = None,
+    n_splits: int = 5,
+) -> tuple[ProfileEncoder, SearchData]:
+    """Encode the training part and fix the folds every candidate is judged on.
+
+    Args:
+        class_weight: ``auto`` balances classes when the metric judges hard decisions
+            (macro-F1, accuracy ...) and not when it judges probabilities (ROC-AUC, log loss),
+            which class weights would only distort; ``balanced`` or None force it.
+        groups: group labels for group-aware folds (group and time splits).
+    """
+    from studentops.features.encode import ProfileEncoder
+    from studentops.training.split import cv_folds
+
+    task = profile.task
+    m = get_metric(metric, task)
+    encoder = ProfileEncoder(profile).fit(train)
+    X = encoder.transform(train)
+    if task == "regression":
+        y = profile.target_values(train).to_numpy(dtype=float)
+        n_classes = 0
+    else:
+        classes = profile.class_order()
+        y = class_codes(profile.target_values(train), classes)
+        n_classes = len(classes)
+    folds = cv_folds(y, task, n_splits=n_splits, seed=seed, groups=groups)
+    balanced = (
+        task != "regression"
+        and not smote
+        and (class_weight == "balanced" or (class_weight == "auto" and m.name in LABEL_METRICS))
+    )
+    k = len(folds)
+    ctx = Context(
+        task=task,
+        n_rows=int(len(y) * (k - 1) / k),
+        n_features=X.shape[1],
+        n_classes=n_classes,
+        categorical_indices=tuple(encoder.categorical_indices_),
+        n_categories=tuple(encoder.n_categories_),
+        seed=seed,
+        balanced=balanced,
+        smote=smote and task != "regression",
+    )
+    source, bins = None, None
+    d = profile.target.derive
+    if task != "regression" and d is not None and d.source in train.columns:
+        values = train[d.source].to_numpy(dtype=float)
+        if np.mean(~np.isnan(values)) >= 0.5:  # enough known sources to learn from
+            bins = DerivedBins.from_profile(profile, profile.class_order()).with_noise(values, y)
+            source = values
+    data = SearchData(X, y, folds, task, m, n_classes, ctx, source, bins)
+    return encoder, data
+
+
+# -- one candidate ---------------------------------------------------------------------------
+
+
+def _predict_classes(est: Any, X: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((len(X), k))
+    out[:, np.asarray(est.classes_, dtype=int)] = est.predict_proba(X)
+    return out
+
+
+def cross_validate(
+    data: SearchData,
+    name: str,
+    params: dict[str, Any],
+    *,
+    deadline: float = math.inf,
+    report: Callable[[float, int], None] | None = None,
+    number: int = -1,
+    fold_estimate: float = 0.0,
+    on_fold: Callable[[float], None] | None = None,
+) -> Candidate:
+    """Fit ``name`` with ``params`` on every fold; score the out-of-fold predictions.
+
+    Args:
+        fold_estimate: expected seconds of one fold (from earlier trials of the algorithm), so
+            a trial that could not finish its first fold in time does not start.
+        on_fold: called with the seconds each fold took (the search learns costs from it).
+
+    Raises:
+        _Timeout: the deadline passed or the folds left would not finish before it.
+    """
+    start = time.perf_counter()
+    derived = is_derived(name)
+    if derived and (data.source is None or data.bins is None):
+        raise ValueError(f"{name}: the profile has no derived target source")
+    ctx = replace(data.ctx, task="regression", balanced=False, smote=False) if derived else data.ctx
+    target = data.source if derived else data.y
+    assert target is not None
+    n = len(data.y)
+    values = np.full(n, np.nan)
+    oof = np.full((n, data.n_classes), np.nan) if data.task != "regression" else values
+    estimators: list[Any] = []
+    scores: list[float] = []
+    n_folds = len(data.folds)
+    for i, (tr, va) in enumerate(data.folds):
+        now = time.perf_counter()
+        per_fold = (now - start) / i if i else fold_estimate
+        if now + per_fold * (n_folds - i if i else 1) > deadline:
+            raise _Timeout
+        if derived:
+            tr = tr[~np.isnan(target[tr])]
+        est = build_pipeline(name, params, ctx, y_fit=target[tr])
+        fold_start = time.perf_counter()
+        _fit_before(est, name, params, ctx, data.X[tr], target[tr], deadline)
+        if on_fold is not None:
+            on_fold(time.perf_counter() - fold_start)
+        estimators.append(est)
+        if derived:
+            assert data.bins is not None
+            values[va] = est.predict(data.X[va])
+            oof[va] = data.bins.proba(values[va], _residual_sd(target, values))
+        elif data.task == "regression":
+            oof[va] = est.predict(data.X[va])
+        else:
+            oof[va] = _predict_classes(est, data.X[va], data.n_classes)
+        scores.append(data.metric.fn(data.y[va], oof[va]))
+        if report is not None:
+            report(float(np.nanmean(scores)), i)
+    sigma = 0.0
+    if derived:
+        assert data.bins is not None
+        sigma = _residual_sd(target, values)
+        oof = data.bins.proba(values, sigma)
+    kind: MemberKind = (
+        "derived" if derived else ("regressor" if data.task == "regression" else "classifier")
+    )
+    member = Member(
+        algorithm=name,
+        params=dict(params),
+        estimators=estimators,
+        kind=kind,
+        n_classes=data.n_classes,
+        bins=data.bins if derived else None,
+        sigma=sigma,
+    )
+    score = fold_score(data.metric, data.y, oof, data.folds)
+    member.cv_score = score
+    return Candidate(number, name, dict(params), score, oof, member, time.perf_counter() - start)
+
+
+def _fit_before(
+    est: Any,
+    name: str,
+    params: dict[str, Any],
+    ctx: Context,
+    X: np.ndarray,
+    y: np.ndarray,
+    deadline: float,
+) -> None:
+    """Fit, stopping boosting libraries between iterations when the deadline passes."""
+    stop = Deadline(deadline) if math.isfinite(deadline) else None
+    model = est.steps[-1][1]
+    algo = base_algorithm(name).name
+    xgb_hook = stop is not None and algo == "xgboost"
+    if stop is not None and xgb_hook:
+        model.set_params(callbacks=[xgboost_deadline(stop)])
+    kwargs = fit_params(name, params, ctx, y, stop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            growing = _GROWN_IN_CHUNKS.get(algo)
+            if stop is not None and growing is not None:
+                _fit_in_chunks(est, model, growing, X, y, kwargs, stop)
+            else:
+                est.fit(X, y, **kwargs)
+    except DeadlinePassed:
+        raise _Timeout from None
+    finally:
+        if xgb_hook:
+            model.set_params(callbacks=None)  # served models carry no callback
+    if stop is not None and stop.hit:
+        raise _Timeout
+
+
+# Libraries without an iteration callback: grown with warm_start, checking the deadline between
+# chunks (the result equals one fit of the full size).
+_GROWN_IN_CHUNKS = {
+    "hist_gradient_boosting": "max_iter",
+    "random_forest": "n_estimators",
+    "extra_trees": "n_estimators",
+}
+
+
+def _fit_in_chunks(
+    est: Any,
+    model: Any,
+    size_param: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    kwargs: dict[str, Any],
+    stop: Deadline,
+    chunk: int = 10,
+) -> None:
+    full = int(model.get_params()[size_param])
+    size = min(chunk, full)
+    model.set_params(warm_start=True, **{size_param: size})
+    try:
+        est.fit(X, y, **kwargs)
+        while size < full:
+            if stop.expired():
+                raise DeadlinePassed
+            size = min(size + chunk, full)
+            model.set_params(**{size_param: size})
+            est.fit(X, y, **kwargs)
+    finally:
+        model.set_params(warm_start=False, **{size_param: full})
+
+
+def _residual_sd(target: np.ndarray, values: np.ndarray) -> float:
+    known = ~np.isnan(values) & ~np.isnan(target)
+    return float(np.std(target[known] - values[known])) if known.sum() > 1 else 1.0
+
+
+# -- the study -------------------------------------------------------------------------------
+
+
+class _Pool:
+    """Candidates worth keeping: the best ``keep`` overall and the best of each algorithm."""
+
+    def __init__(self, metric: Metric, keep: int) -> None:
+        self.metric, self.keep = metric, keep
+        self.items: dict[int, Candidate] = {}
+        self.lock = threading.Lock()
+
+    def add(self, cand: Candidate) -> None:
+        with self.lock:
+            self.items[cand.number] = cand
+            ranked = self.ranked()
+            best_of: dict[str, int] = {}
+            for c in ranked:
+                best_of.setdefault(c.algorithm, c.number)
+            kept = {c.number for c in ranked[: self.keep]} | set(best_of.values())
+            self.items = {k: v for k, v in self.items.items() if k in kept}
+
+    def ranked(self) -> list[Candidate]:
+        return sorted(self.items.values(), key=lambda c: -self.metric.oriented(c.score))
+
+
+def _unprefix(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    name = str(params.get("algorithm", "?"))
+    prefix = name + "."
+    return name, {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)}
+
+
+def _record(trial: Any, deadline: float, best: float | None) -> TrialRecord:
+    import optuna
+
+    name, params = _unprefix(trial.params)
+    state = {
+        optuna.trial.TrialState.COMPLETE: "complete",
+        optuna.trial.TrialState.PRUNED: "pruned",
+    }.get(trial.state, "failed")
+    if state == "pruned" and trial.user_attrs.get("timeout"):
+        state = "timeout"
+    duration = trial.duration.total_seconds() if trial.duration is not None else 0.0
+    return TrialRecord(
+        number=trial.number,
+        algorithm=name,
+        params=params,
+        cv_score=float(trial.value) if state == "complete" else None,
+        duration_s=round(duration, 3),
+        state=state,
+        best_so_far=best,
+        time_left_s=round(max(0.0, deadline - time.perf_counter()), 2),
+    )
+
+
+def create_study(
+    metric: Metric,
+    *,
+    seed: int = 42,
+    storage: str | None = None,
+    study_name: str | None = None,
+    n_startup_trials: int = 10,
+) -> Any:
+    """A study (shared through ``storage`` when given; ``load_if_exists`` joins it)."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # group=True: each algorithm's parameters form their own space for multivariate TPE.
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, n_startup_trials=n_startup_trials
+        )
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    return optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        load_if_exists=study_name is not None,
+        direction="maximize" if metric.greater_is_better else "minimize",
+        sampler=sampler,
+        pruner=pruner,
+    )
+
+
+def run_search(
+    data: SearchData,
+    *,
+    deadline: float,
+    seed: int = 42,
+    n_trials: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    on_trial: OnTrial | None = None,
+    n_jobs: int | None = None,
+    algorithms: Sequence[str] | None = None,
+    keep: int = 10,
+) -> SearchOutcome:
+    """Run trials until ``deadline`` (a ``time.perf_counter()`` value) or ``n_trials``.
+
+    Args:
+        data: from :func:`prepare_search_data`.
+        deadline: when the search must be over (the last trial is stopped at a fold boundary).
+        seed: seed of the TPE sampler (models use ``data.ctx.seed``).
+        n_trials: cap on trials (``None``: until the deadline).
+        storage, study_name: an Optuna storage URL and study name to share one study between
+            processes (``load_if_exists``); the warm-start configurations are queued only in a
+            new study.
+        on_trial: called with a :class:`TrialRecord` after every trial (progress bars); it runs
+            in the search's worker threads, so keep it short.
+        n_jobs: trials run in parallel threads (default: up to 2 cores); 1 is deterministic.
+        algorithms: restrict the candidate names (default: all that apply).
+        keep: how many top candidates keep their fold models for the ensemble.
+    """
+    import optuna
+    from threadpoolctl import threadpool_limits
+
+    names = list(algorithms) if algorithms else candidate_names(data.task, data.source is not None)
+    if data.source is None:
+        names = [n for n in names if not is_derived(n)]
+    _import_libraries(names, data)
+    starts = warm_starts(names)
+    n_jobs = n_jobs or max(1, min(2, os.cpu_count() or 1))
+    study = create_study(
+        data.metric,
+        seed=seed,
+        storage=storage,
+        study_name=study_name,
+        n_startup_trials=max(5, len(starts)),
+    )
+    if not study.trials:
+        for name, params in starts:
+            study.enqueue_trial(
+                {"algorithm": name, **{f"{name}.{k}": v for k, v in params.items()}}
+            )
+    pool = _Pool(data.metric, keep)
+    unit_seconds: dict[str, list[float]] = {}  # seconds per unit of Algorithm.cost, per name
+    all_folds: list[float] = []  # seconds of every fold fitted
+    records: list[TrialRecord] = []
+    best: list[float | None] = [None]
+    refused = [0]  # trials in a row stopped by the budget
+    lock = threading.Lock()
+
+    def objective(trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("algorithm", names)
+        params = base_algorithm(name).suggest(trial, name + ".", data.ctx)
+
+        def report(value: float, step: int) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
+        cost = base_algorithm(name).cost(params, ctx)
+        seen = unit_seconds.get(name)
+        # Never run before: expect a typical fold of what has run (a new algorithm should not
+        # start its first fold seconds before the deadline).
+        estimate = float(np.median(seen)) * cost if seen else _median(all_folds)
+
+        def on_fold(seconds: float) -> None:
+            with lock:
+                unit_seconds.setdefault(name, []).append(seconds / cost)
+                all_folds.append(seconds)
+
+        try:
+            cand = cross_validate(
+                data,
+                name,
+                params,
+                deadline=deadline,
+                report=report,
+                number=trial.number,
+                fold_estimate=estimate,
+                on_fold=on_fold,
+            )
+        except _Timeout:
+            trial.set_user_attr("timeout", True)
+            with lock:
+                refused[0] += 1
+                if refused[0] >= 5:  # the budget fits no more trials: stop asking for them
+                    study.stop()
+            raise optuna.TrialPruned("budget") from None
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            log.warning("trial %d (%s) failed: %s: %s", trial.number, name, type(exc).__name__, exc)
+            raise
+        pool.add(cand)
+        with lock:
+            refused[0] = 0
+        return cand.score
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        with lock:
+            if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+                v = float(trial.value)
+                if best[0] is None or data.metric.oriented(v) > data.metric.oriented(best[0]):
+                    best[0] = v
+            rec = _record(trial, deadline, best[0])
+            records.append(rec)
+        if on_trial is not None:
+            on_trial(rec)
+        if time.perf_counter() >= deadline:
+            study.stop()
+
+    remaining = deadline - time.perf_counter()
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        # One thread per trial and single-threaded libraries (see spaces.py).
+        with threadpool_limits(limits=1):
+            if remaining > 0:
+                study.optimize(
+                    objective,
+                    n_trials=n_trials,
+                    timeout=remaining,
+                    n_jobs=n_jobs,
+                    callbacks=[callback],
+                    catch=(Exception,),
+                )
+    finally:
+        optuna.logging.set_verbosity(previous)
+    return SearchOutcome(study, records, pool.ranked(), deadline)
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else 0.0
+
+
+def _import_libraries(names: Sequence[str], data: SearchData) -> None:
+    """Import every library the trials use before the trial threads start: two threads
+    importing one module at once can see it half-initialised (scikit-learn probes polars)."""
+    import importlib
+    import importlib.util
+
+    for module in ("polars", "pyarrow", "scipy.special"):
+        if importlib.util.find_spec(module.split(".")[0]) is not None:
+            importlib.import_module(module)
+    for name in names:
+        ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
+        build_pipeline(name, base_algorithm(name).default, ctx)
+
+
+# -- ensemble --------------------------------------------------------------------------------
+
+
+def select_ensemble(
+    candidates: Sequence[Candidate],
+    data: SearchData,
+    *,
+    max_members: int = 4,
+    rounds: int = 25,
+) -> tuple[list[Candidate], list[float], float]:
+    """Greedy forward selection with replacement on out-of-fold predictions.
+
+    Returns the chosen candidates, their weights (summing to 1) and the out-of-fold score; a
+    single candidate when no blend scores better than the best one alone.
+    """
+    metric = data.metric
+    if not candidates:
+        raise ValueError("no candidate to build a model from")
+    preds = [c.oof for c in candidates]
+
+    def score(p: np.ndarray) -> float:
+        return metric.oriented(fold_score(metric, data.y, p, data.folds))
+
+    counts = np.zeros(len(preds), dtype=int)
+    total = np.zeros_like(preds[0], dtype=float)
+    best_score, best_counts = -math.inf, counts.copy()
+    for r in range(rounds):
+        pick, pick_score = -1, -math.inf
+        for j, p in enumerate(preds):
+            if counts[j] == 0 and np.count_nonzero(counts) >= max_members:
+                continue
+            s = score((total + p) / (r + 1))
+            if s > pick_score:
+                pick, pick_score = j, s
+        counts[pick] += 1
+        total += preds[pick]
+        if pick_score > best_score + 1e-9:
+            best_score, best_counts = pick_score, counts.copy()
+    single = score(preds[0])
+    if best_score <= single + 1e-9 or np.count_nonzero(best_counts) < 2:
+        return [candidates[0]], [1.0], metric.oriented(single)
+    chosen = [j for j in np.argsort(-best_counts, kind="stable") if best_counts[j] > 0]
+    weights = [float(best_counts[j] / best_counts.sum()) for j in chosen]
+    return [candidates[j] for j in chosen], weights, metric.oriented(best_score)
+
+
+def blend(candidates: Sequence[Candidate], weights: Sequence[float]) -> np.ndarray:
+    """Weighted out-of-fold predictions of an ensemble."""
+    return np.sum([w * c.oof for c, w in zip(candidates, weights, strict=True)], axis=0)
+
+
+def recover_best(outcome: SearchOutcome, data: SearchData) -> list[Candidate]:
+    """Candidates for the final model, adding the study's best trial when another process ran
+    it (its fold models are not here, so it is cross-validated again)."""
+    import optuna
+
+    cands = list(outcome.candidates)
+    try:
+        best = outcome.study.best_trial
+    except ValueError:
+        return cands
+    if best.state != optuna.trial.TrialState.COMPLETE:
+        return cands
+    if any(c.number == best.number for c in cands):
+        return cands
+    if cands and data.metric.oriented(cands[0].score) >= data.metric.oriented(float(best.value)):
+        return cands
+    name, params = _unprefix(best.params)
+    try:
+        cand = cross_validate(data, name, params, number=best.number)
+    except Exception as exc:  # a trial from another process may name an unknown algorithm
+        log.warning("could not refit the study's best trial %d: %s", best.number, exc)
+        return cands
+    return sorted([cand, *cands], key=lambda c: -data.metric.oriented(c.score))
+
+
+# -- tune: trials only -----------------------------------------------------------------------
+
+
+def tune(
+    frame: pd.DataFrame,
+    profile: Profile,
+    *,
+    time_budget_s: float,
+    metric: str | None = None,
+    seed: int = 42,
+    storage: str | None = None,
+    study_name: str | None = None,
+    split: str = "stratified",
+    smote: bool = False,
+    on_trial: OnTrial | None = None,
+    n_trials: int | None = None,
+    n_jobs: int | None = None,
+    algorithms: Sequence[str] | None = None,
+) -> list[TrialRecord]:
+    """Run search trials only (no final model), e.g. several ``tune`` workers on one study.
+
+    The held-out split is the same as :func:`~studentops.training.train.train_model` makes with
+    the same seed and split, so trials never see the test part.
+    """
+    from studentops.training.split import holdout_split
+
+    deadline = time.perf_counter() + time_budget_s
+    holdout = holdout_split(frame, profile, kind=split, seed=seed)
+    train = frame.iloc[holdout.train]
+    groups = split_groups(train, profile, split)
+    _, data = prepare_search_data(
+        train, profile, metric=metric, seed=seed, smote=smote, groups=groups
+    )
+    outcome = run_search(
+        data,
+        deadline=deadline,
+        seed=seed,
+        n_trials=n_trials,
+        storage=storage,
+        study_name=study_name,
+        on_trial=on_trial,
+        n_jobs=n_jobs,
+        algorithms=algorithms,
+    )
+    return outcome.trials
+
+
+def split_groups(train: pd.DataFrame, profile: Profile, split: str) -> np.ndarray | None:
+    """Group labels for the folds: the group (group split) or the period (time split)."""
+    column = {"group": profile.group, "time": profile.period}.get(split)
+    if column is None:
+        return None
+    return train[column].astype(str).to_numpy()

@@ -1,0 +1,98 @@
+"""The same training, registry and loading code against a real `mlflow server` on loopback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """``mlflow server`` on a temp SQLite store with proxied artifacts; yields its URL."""
+    port = _free_port()
+    folder = tmp_path / "server"
+    folder.mkdir()
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            (folder / "artifacts").as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_train_promote_and_load_through_a_server(
+    mlflow_server: str, toy_files: tuple[Path, Path], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studentops.config import load_settings
+    from studentops.registry import models, store
+    from studentops.registry.tracking import client_for
+    from studentops.training.pipeline import train_and_register
+
+    monkeypatch.setenv("STUDENTOPS_TRACKING_URI", mlflow_server)
+    settings = load_settings()
+    profile, data = toy_files
+    outcome = train_and_register(str(profile), data, settings=settings, time_budget_s=3)
+    assert outcome.version is not None and outcome.version.aliases == ["challenger"]
+    assert not (home / "mlflow.db").exists()  # nothing went to the embedded store
+
+    client = client_for(settings)
+    assert models.promote(client, "toy-dropout", margin=0.0, max_gap=1.0).promoted
+    assert store.champion_version("toy-dropout", settings) == outcome.version.version
+    model, info = store.load_champion("toy-dropout", settings)
+    assert info.run_id == outcome.run_id and model.profile.name == "toy-dropout"
+    names = {a.path for a in client.list_artifacts(outcome.run_id)}
+    assert {"profile.yaml", "fairness.json", "reports"} <= names
+    assert os.environ["STUDENTOPS_TRACKING_URI"] == mlflow_server
