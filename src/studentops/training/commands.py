@@ -138,6 +138,18 @@ def train_cmd(
     sep: SepOpt = None,
     smote: SmoteOpt = False,
     split: SplitOpt = Split.stratified,
+    as_of_week: Annotated[
+        int | None,
+        typer.Option(
+            "--as-of-week",
+            min=0,
+            help="Event-log profile (oulad-pass): train on what was known by the end of week W.",
+        ),
+    ] = None,
+    events_dir: Annotated[
+        Path | None,
+        typer.Option(help="With --as-of-week: the OULAD folder (default: data_dir/oulad)."),
+    ] = None,
 ) -> None:
     """Validate, split, search, fit, evaluate, log to MLflow and register a challenger."""
     from studentops.datasets.commands import print_summary
@@ -146,6 +158,8 @@ def train_cmd(
     quiet_library_logs(optuna=True)
     settings = load_settings()
     started = time.perf_counter()
+    if as_of_week is not None:
+        data, split = _weekly_file(profile, as_of_week, events_dir, settings), Split.group
     after = "search over: fitting, evaluating, logging"
     with TrialProgress(time_budget, "training", after=after) as progress:
         outcome = train_and_register(
@@ -181,6 +195,28 @@ def train_cmd(
             f"studentops promote --profile {result.profile.name}"
         )
     console.print(f"done in {time.perf_counter() - started:.1f}s")
+
+
+def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any) -> Path:
+    """Build the event-log feature table as of ``week`` and keep it under home.
+
+    The file stays beside the run so the MLflow data fingerprint points at real rows; the split
+    is grouped by student so no student is in both parts.
+    """
+    from studentops.datasets.profile import load_profile
+    from studentops.errors import DataError
+    from studentops.events.early_warning import PROFILE, weekly_training_frame
+
+    if load_profile(profile, settings.profiles_dir).name != PROFILE:
+        raise DataError(f"--as-of-week works with the event-log profile '{PROFILE}'")
+    folder = events_dir or settings.data_dir / "oulad"
+    if not Path(folder).is_dir():
+        raise DataError(f"OULAD folder not found: {folder} (give --events-dir)")
+    frame = weekly_training_frame(week, folder)
+    out = settings.ensure_home() / "events" / f"{PROFILE}-week-{week}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    return out
 
 
 def tune_cmd(
