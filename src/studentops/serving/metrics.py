@@ -1,0 +1,141 @@
+"""Prometheus metrics of the API: requests, latency, errors, predictions, model version, log drops.
+
+Metrics live in a registry per app (tests build many apps). With several uvicorn workers the
+``serve`` command sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts, each worker writes
+its values to files there, and ``/metrics`` merges them, so one scrape sees the whole server.
+The request middleware is plain ASGI: Starlette's BaseHTTPMiddleware costs far more per request.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    """The API's metric objects, registered in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "studentops_requests", "HTTP requests.", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "studentops_request_latency_seconds",
+            "Time to answer a request.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "studentops_request_errors",
+            "Requests answered with an error status (4xx/5xx).",
+            ["route", "status"],
+            registry=r,
+        )
+        self.predictions = Counter(
+            "studentops_predictions",
+            "Students scored, by predicted class (risk band for regression).",
+            ["predicted", "band"],
+            registry=r,
+        )
+        self.invalid_rows = Counter(
+            "studentops_invalid_rows", "Rows rejected by validation.", ["endpoint"], registry=r
+        )
+        self.model_info = Gauge(
+            "studentops_model_info",
+            "The served model (1 for the current name and version).",
+            ["name", "version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.log_dropped = Counter(
+            "studentops_prediction_log_dropped",
+            "Prediction log records dropped (queue full or write error).",
+            ["reason"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "studentops_model_reloads", "Model reload attempts.", ["outcome"], registry=r
+        )
+        self._served: tuple[str, str] | None = None
+
+    def set_model(self, name: str, version: str) -> None:
+        """Mark the served model; the previous one drops to 0."""
+        if self._served is not None:
+            self.model_info.labels(*self._served).set(0)
+        self.model_info.labels(name, version).set(1)
+        self._served = (name, version)
+
+    def count_predictions(self, predicted: list[Any], bands: list[str]) -> None:
+        if len(predicted) == 1:
+            self.predictions.labels(str(predicted[0]), bands[0]).inc()
+            return
+        tally: dict[tuple[str, str], int] = {}
+        for p, b in zip(predicted, bands, strict=True):
+            key = (str(p), b)
+            tally[key] = tally.get(key, 0) + 1
+        for (p, b), n in tally.items():
+            self.predictions.labels(p, b).inc(n)
+
+    def on_log_drop(self, reason: str, count: int) -> None:
+        self.log_dropped.labels(reason).inc(count)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text; merged over worker processes in multiprocess mode."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route.
+
+    The label is the request path when it is one of the app's routes and "unmatched" otherwise,
+    so a scanner probing random URLs cannot blow up the number of series.
+    """
+
+    def __init__(self, app: Any, metrics: Metrics, paths: frozenset[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.paths = paths
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path = scope["path"] if scope["path"] in self.paths else "unmatched"
+            m = self.metrics
+            m.requests.labels(scope["method"], path, str(status)).inc()
+            m.latency.labels(path).observe(time.perf_counter() - start)
+            if status >= 400:
+                m.errors.labels(path, str(status)).inc()

@@ -1,0 +1,219 @@
+"""What the prediction routes do, HTTP-free: bytes in, answers out, metrics and log on the side.
+
+Routes stay thin (parse the request, call one method, wrap the result); everything testable
+without a server lives here. A client's mistake becomes a StudentOpsError subclass that the app
+maps to a 4xx; anything else is our bug.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+import pandas as pd
+
+from studentops.datasets.loading import clean_header, sniff_delimiter
+from studentops.errors import DataError
+from studentops.monitoring.predlog import LogRow, PredictionLog
+from studentops.serving.batch import log_rows, score_frame
+from studentops.serving.holder import ModelHolder
+from studentops.serving.metrics import Metrics
+from studentops.serving.predictor import Predictor, RecordsInvalid, TooLarge
+from studentops.serving.schemas import FieldError
+
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+CSV_CHUNK_ROWS = 5_000
+
+
+def dump_json(value: Any) -> bytes:
+    """orjson, or the standard library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=JSON_OPTIONS)
+    except TypeError:
+        return json.dumps(value, default=str).encode()
+
+
+class BadRequestBody(RecordsInvalid):
+    """The body is not JSON, or not an object or a list of objects (HTTP 422)."""
+
+
+@dataclass
+class CsvResult:
+    """A scored CSV: rows ranked by risk (rejected rows last, with reasons), ready to stream."""
+
+    frame: pd.DataFrame
+    accepted: int
+    rejected: int
+
+    def chunks(self) -> Iterator[bytes]:
+        """The CSV text in chunks, so a large result starts flowing before it is all encoded."""
+        for start in range(0, max(len(self.frame), 1), CSV_CHUNK_ROWS):
+            part = self.frame.iloc[start : start + CSV_CHUNK_ROWS]
+            yield part.to_csv(index=False, header=start == 0, lineterminator="\n").encode()
+
+
+class PredictionService:
+    """Runs predictions for the API on the holder's current model."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        metrics: Metrics,
+        log: PredictionLog | None,
+        max_batch_rows: int,
+    ) -> None:
+        self.holder = holder
+        self.metrics = metrics
+        self.log = log
+        self.max_batch_rows = max_batch_rows
+
+    # -- JSON ------------------------------------------------------------------------------
+
+    def parse(self, body: bytes) -> Any:
+        """Decode the body and check its shape and size before any per-field work."""
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequestBody(
+                [FieldError(None, "body", "wrong type", f"not valid JSON ({exc.msg})")]
+            ) from None
+        if isinstance(payload, list):
+            if len(payload) > self.max_batch_rows:
+                raise TooLarge(
+                    f"{len(payload)} records in one request; the limit is {self.max_batch_rows}"
+                )
+            if not payload:
+                raise BadRequestBody(
+                    [FieldError(None, "body", "missing", "an empty list: send at least one record")]
+                )
+        elif not isinstance(payload, dict):
+            raise BadRequestBody(
+                [
+                    FieldError(
+                        None,
+                        "body",
+                        "wrong type",
+                        "expected a JSON object or a list of objects, "
+                        f"got {type(payload).__name__}",
+                    )
+                ]
+            )
+        return payload
+
+    def predict_json(self, predictor: Predictor, payload: Any, explain: bool, top_k: int) -> bytes:
+        """Validate, score, count and log; returns the JSON response body."""
+        start = time.perf_counter()
+        try:
+            records, ids = predictor.validate(payload)
+        except RecordsInvalid as exc:
+            rows = {e.row for e in exc.errors}
+            self.metrics.invalid_rows.labels("predict").inc(len(rows))
+            raise
+        answers = predictor.predict_records(records, ids, explain=explain, top_k=top_k)
+        self._record(predictor, records, answers, start, "api")
+        out: Any = answers if isinstance(payload, list) else answers[0]
+        return dump_json(out)
+
+    def _record(
+        self,
+        predictor: Predictor,
+        records: list[dict[str, Any]],
+        answers: list[dict[str, Any]],
+        start: float,
+        source: str,
+    ) -> None:
+        self.metrics.count_predictions(
+            [a["prediction"] for a in answers]
+            if predictor.task != "regression"
+            else ["value"] * len(answers),
+            [a["risk_band"] for a in answers],
+        )
+        if self.log is None:
+            return
+        now = time.time()
+        latency_ms = (time.perf_counter() - start) * 1000
+        info = predictor.info
+        self.log.submit(
+            LogRow(
+                ts=now,
+                student_id=a["student_id"],
+                features=rec,
+                prediction=a["prediction"],
+                risk_score=a["risk_score"],
+                risk_band=a["risk_band"],
+                output={"probabilities": a["probabilities"]} if a["probabilities"] else {},
+                model_name=info.name,
+                model_version=info.version,
+                latency_ms=latency_ms,
+                profile=info.profile,
+                source=source,
+            )
+            for rec, a in zip(records, answers, strict=True)
+        )
+
+    # -- CSV -------------------------------------------------------------------------------
+
+    def predict_csv(self, predictor: Predictor, upload: BinaryIO) -> CsvResult:
+        """Score an uploaded CSV: validated like training input, ranked by risk, rejects kept."""
+        frame = read_upload(upload)
+        if len(frame) > self.max_batch_rows:
+            raise TooLarge(f"{len(frame)} rows in one upload; the limit is {self.max_batch_rows}")
+        scored, result, scores = score_frame(predictor, frame)
+        self.metrics.invalid_rows.labels("predict_csv").inc(result.rejected)
+        scored["status"] = "ok"
+        scored["errors"] = ""
+        if scores is not None:
+            self.metrics.count_predictions(
+                scores.prediction.tolist()
+                if predictor.task != "regression"
+                else ["value"] * len(scores.risk),
+                predictor.bands.bands(scores.risk).tolist(),
+            )
+            if self.log is not None:
+                self.log.submit(log_rows(predictor, frame, result.valid, scores, "api"))
+        if result.rejected:
+            bad = frame.reset_index(drop=True).drop(index=result.valid.index).copy()
+            bad["status"] = "rejected"
+            bad["errors"] = reject_reasons(result.rejects).reindex(bad.index).fillna("").to_numpy()
+            scored = pd.concat([scored, bad], ignore_index=True)
+        return CsvResult(scored, result.accepted, result.rejected)
+
+
+def read_upload(upload: BinaryIO) -> pd.DataFrame:
+    """Read an uploaded CSV as text cells (validation decides types), delimiter sniffed."""
+    raw = upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the upload is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise DataError("the upload is empty")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sniff_delimiter(text[: 64 * 1024]),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise DataError(f"the upload is not a well-formed CSV ({detail})") from None
+    frame.columns = clean_header(frame.columns)
+    if frame.empty:
+        raise DataError("the upload has no data rows")
+    return frame
+
+
+def reject_reasons(rejects: pd.DataFrame) -> pd.Series:
+    """One text per rejected row (0-based position): 'column: reason; column: reason'."""
+    if rejects.empty:
+        return pd.Series(dtype=object)
+    text = rejects["column"].astype(str) + ": " + rejects["reason"].astype(str)
+    return text.groupby(rejects["row"].to_numpy() - 1).agg("; ".join)

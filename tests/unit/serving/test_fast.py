@@ -1,0 +1,118 @@
+"""The compiled scorer gives the model's own probabilities, for every estimator kind it knows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from studentops.datasets.profile import Profile, load_profile
+from studentops.datasets.synthetic import generate_cohort
+from studentops.datasets.validation import validate
+from studentops.features.encode import CodesOneHot, ProfileEncoder
+from studentops.serving.fast import compile_scorer
+from studentops.serving.predictor import ModelInfo, Predictor, sample_records
+from studentops.training.model import Member, StudentModel
+
+
+def _pipelines(encoder: ProfileEncoder, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
+    cat = [
+        i
+        for i, name in enumerate(encoder.feature_names_out)
+        if name in encoder.profile.categorical_features
+    ]
+    sizes = [
+        len(encoder.profile.columns[encoder.feature_names_out[i]].categories or []) for i in cat
+    ]
+    linear = Pipeline(
+        [
+            ("onehot", CodesOneHot(cat, sizes)),
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(max_iter=500)),
+        ]
+    )
+    objective = "binary:logistic" if n_classes == 2 else "multi:softprob"
+    return {
+        "logistic_regression": linear,
+        "xgboost": Pipeline(
+            [
+                (
+                    "model",
+                    xgb.XGBClassifier(n_estimators=40, max_depth=3, n_jobs=1, objective=objective),
+                )
+            ]
+        ),
+        "lightgbm": Pipeline(
+            [("model", lgb.LGBMClassifier(n_estimators=40, num_leaves=7, n_jobs=1, verbose=-1))]
+        ),
+        "random_forest": Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median")),
+                ("model", RandomForestClassifier(n_estimators=10, random_state=0)),
+            ]
+        ),
+    }
+
+
+def build_model(profile: Profile, rows: int = 600) -> StudentModel:
+    frame = validate(generate_cohort(profile, rows, seed=4), profile).valid
+    encoder = ProfileEncoder(profile).fit(frame)
+    X = encoder.transform(frame)
+    classes = profile.class_order()
+    y = np.array([classes.index(v) for v in profile.target_values(frame)])
+    members = []
+    for name in ("logistic_regression", "xgboost", "lightgbm", "random_forest"):
+        folds = []
+        for fold in range(2):
+            keep = np.arange(len(X)) % 2 != fold
+            folds.append(_pipelines(encoder, X, y, len(classes))[name].fit(X[keep], y[keep]))
+        members.append(Member(name, {}, folds, "classifier", n_classes=len(classes)))
+    return StudentModel(
+        profile=profile,
+        encoder=encoder,
+        members=members,
+        weights=[0.4, 0.3, 0.2, 0.1],
+        metric="roc_auc",
+        cv_score=0.8,
+        threshold=0.4,
+    )
+
+
+@pytest.mark.parametrize("profile_name", ["uci-dropout-binary", "uci-dropout"])
+def test_compiled_scorer_equals_the_model(profile_name: str) -> None:
+    profile = load_profile(profile_name)
+    model = build_model(profile)
+    predictor = Predictor(model, ModelInfo("m", "1", profile.name))
+    assert predictor.fast is not None
+    X = model.encode_records(sample_records(profile, predictor.features, 200, seed=5))
+    expected = model.predict_proba_matrix(X)
+    np.testing.assert_allclose(predictor.fast(X), expected, rtol=0, atol=1e-7)
+    for i in range(30):
+        np.testing.assert_allclose(predictor.fast(X[i : i + 1]), expected[i : i + 1], atol=1e-7)
+    records = sample_records(profile, predictor.features, 5, seed=6)
+    answers = predictor.predict_records(records)
+    frame = pd.DataFrame.from_records(records, columns=predictor.features)
+    assert [a["prediction"] for a in answers] == list(model.predict(frame))
+
+
+def test_a_model_that_disagrees_is_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = load_profile("uci-dropout-binary")
+    model = build_model(profile, rows=300)
+    sample = model.encode_records(sample_records(profile, profile.feature_columns, 10))
+    original = model.predict_proba_matrix
+
+    def shifted(X: np.ndarray) -> Any:
+        return original(X) + 1e-3
+
+    monkeypatch.setattr(model, "predict_proba_matrix", shifted)
+    assert compile_scorer(model, sample) is None
