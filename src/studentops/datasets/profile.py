@@ -288,7 +288,7 @@ class Profile(BaseModel):
             lookup = {k: (t.positive if category_key(v) == pos else neg) for k, v in lookup.items()}
 
         def to_class(value: Any) -> Any:
-            return None if _is_missing(value) else lookup.get(category_key(value))
+            return None if is_missing(value) else lookup.get(category_key(value))
 
         return _map_unique(raw, to_class)
 
@@ -327,7 +327,15 @@ def _map_unique(values: pd.Series, func: Any) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
-def _is_missing(value: Any) -> bool:
+# How boolean cells may be written; validation and the serving encoder share one table.
+BOOLEAN_TEXT = {
+    **dict.fromkeys(("true", "1", "1.0", "yes", "y", "t"), 1.0),
+    **dict.fromkeys(("false", "0", "0.0", "no", "n", "f"), 0.0),
+}
+
+
+def is_missing(value: Any) -> bool:
+    """None, NA, NaN or blank text: the cell says nothing."""
     if value is None or value is pd.NA:
         return True
     if isinstance(value, float) and math.isnan(value):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from studentops.config import Settings, load_settings
-from studentops.datasets.profile import Column, Profile, category_key
+from studentops.datasets.profile import BOOLEAN_TEXT, Column, Profile, category_key
 from studentops.errors import DataError, ProfileError
 
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
@@ -139,21 +139,7 @@ class _Checker:
 
     def boolean(self, name: str, missing: pd.Series) -> pd.Series:
         keys = self.frame[name].astype("string").str.strip().str.lower()
-        truth = {
-            "true": 1.0,
-            "1": 1.0,
-            "yes": 1.0,
-            "y": 1.0,
-            "1.0": 1.0,
-            "t": 1.0,
-            "false": 0.0,
-            "0": 0.0,
-            "no": 0.0,
-            "n": 0.0,
-            "0.0": 0.0,
-            "f": 0.0,
-        }
-        values = keys.map(truth).astype(float)
+        values = keys.map(BOOLEAN_TEXT).astype(float)
         self.reject(values.isna() & ~missing, name, "wrong type (expected boolean)")
         return values
 

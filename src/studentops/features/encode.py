@@ -22,22 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from studentops.datasets.profile import Profile, category_key
+from studentops.datasets.profile import BOOLEAN_TEXT, Profile, category_key, is_missing
 
-_TRUTH = {
-    "true": 1.0,
-    "1": 1.0,
-    "yes": 1.0,
-    "y": 1.0,
-    "1.0": 1.0,
-    "t": 1.0,
-    "false": 0.0,
-    "0": 0.0,
-    "no": 0.0,
-    "n": 0.0,
-    "0.0": 0.0,
-    "f": 0.0,
-}
 _NAN = float("nan")
 
 
@@ -56,21 +42,13 @@ def to_float(value: Any) -> float:
         try:
             return float(text)
         except ValueError:
-            return _TRUTH.get(text.lower(), _NAN)
+            return BOOLEAN_TEXT.get(text.lower(), _NAN)
     return _NAN
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
 
 
 def to_code(value: Any, lookup: Mapping[str, int]) -> float:
     """A category cell as its index in the profile's categories; missing or unknown is NaN."""
-    if _is_missing(value):
+    if is_missing(value):
         return _NAN
     code = lookup.get(category_key(value))
     if code is None and isinstance(value, str):
