@@ -29,6 +29,11 @@ registration_before_start  noted    registering before day 0 is normal; counted 
 
 A submission that never happened is not an event, so it cannot be cleaned: the weekly features
 make it explicit (``n_missed``, and a zero in ``weighted_score``).
+
+How it scales: no rule copies the log. Each rule marks rows in one array of reason codes
+(0 = kept), reading only the columns it needs; the rules about submissions and registrations work
+on just those few rows; the log is filtered once at the end. 10 million events clean in a few
+seconds with about the memory of the log twice over (input and output).
 """
 
 from __future__ import annotations
@@ -36,21 +41,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from studentops.errors import DataError
 from studentops.events.schema import (
     ASSESSMENT_EVENT_TYPES,
     EVENT_SCHEMA,
+    EVENT_TYPES,
     KEY,
     EventLog,
-    enrolment_hash,
 )
 
 Action = Literal["removed", "changed", "flagged", "noted"]
 
 RULES: dict[str, tuple[Action, str]] = {
-    "unmapped_event_type": ("removed", "source event type not named in the mapping"),
+    "unmapped_event_type": ("removed", "source event type missing or not named in the mapping"),
     "missing_key": ("removed", "no student, module, presentation or day"),
     "duplicate": ("removed", "exact copy of an earlier event"),
     "duplicate_submission": ("removed", "second result for the same assessment; earliest kept"),
@@ -71,8 +77,9 @@ RULES: dict[str, tuple[Action, str]] = {
 }
 
 SCORE_MIN, SCORE_MAX = 0.0, 100.0
-_IS_ASSESSMENT = pl.col("event_type").is_in(ASSESSMENT_EVENT_TYPES)
-_IS_BEHAVIOUR = pl.col("event_type").is_in([*ASSESSMENT_EVENT_TYPES, "activity"])
+_CODE = {rule: i + 1 for i, rule in enumerate(RULES)}
+_KIND = {name: i for i, name in enumerate(EVENT_TYPES)}
+_NO_KIND = 255  # event type missing
 
 
 @dataclass
@@ -120,36 +127,51 @@ class CleaningReport:
 
 @dataclass
 class CleanResult:
-    """The cleaned log, the report, and every removed event with its reason."""
+    """The cleaned log, the report, and every removed event (as it came in) with its reason."""
 
     log: EventLog
     report: CleaningReport
     removed: pl.DataFrame
 
 
-class _Cleaner:
-    """Applies rules in order, moving removed events aside with their reason."""
+class _Marks:
+    """Why each event goes: 0 while it is kept, else the code of the rule that removed it.
+
+    Rules run in order and each sees only the events still kept, exactly as if the log were
+    filtered after every rule, but nothing is copied until the end.
+    """
 
     def __init__(self, events: pl.DataFrame, report: CleaningReport) -> None:
         self.events = events
         self.report = report
-        self.removed: list[pl.DataFrame] = []
+        self.reason = np.zeros(events.height, dtype=np.uint8)
 
-    def remove(self, rule: str, mask: pl.Expr) -> None:
-        drop = self.events.select(mask.fill_null(False)).to_series()
-        n = int(drop.sum())
-        if n:
-            kept = [*EVENT_SCHEMA, "_order"]
-            gone = self.events.filter(drop).select(kept)
-            self.removed.append(gone.with_columns(pl.lit(rule).alias("reason")))
-            self.events = self.events.filter(~drop)
-        self.report.counts[rule] += n
+    @property
+    def kept(self) -> np.ndarray:
+        return self.reason == 0
 
-    def count(self, rule: str, mask: pl.Expr) -> None:
-        self.report.counts[rule] += int(self.events.select(mask.fill_null(False).sum()).item())
+    def mask(self, expr: pl.Expr) -> np.ndarray:
+        """``expr`` over every event as a numpy mask (null counts as false)."""
+        return self.events.select(expr.fill_null(False)).to_series().to_numpy()
+
+    def remove(self, rule: str, rows: np.ndarray) -> None:
+        """Remove the events at positions ``rows`` (or where a mask is true) still kept."""
+        if rows.dtype == np.bool_:
+            rows = np.flatnonzero(rows)
+        rows = rows[self.reason[rows] == 0]
+        self.reason[rows] = _CODE[rule]
+        self.report.counts[rule] += len(rows)
+
+    def count(self, rule: str, mask: np.ndarray) -> None:
+        self.report.counts[rule] += int(np.count_nonzero(mask & self.kept))
+
+    def rows(self, mask: np.ndarray, *columns: str) -> tuple[np.ndarray, pl.DataFrame]:
+        """Positions of the kept events in ``mask`` and those events' ``columns``."""
+        take = mask & self.kept
+        return np.flatnonzero(take), self.events.select(columns).filter(pl.Series(take))
 
 
-def _clean_catalogue(log: EventLog, events: pl.DataFrame, report: CleaningReport) -> pl.DataFrame:
+def _clean_catalogue(log: EventLog, subs: pl.DataFrame, report: CleaningReport) -> pl.DataFrame:
     """Fill missing due days from the presentation length and add submitted-but-unknown items."""
     cat = log.assessments.unique(
         ["module", "presentation", "assessment_id"], keep="first", maintain_order=True
@@ -163,17 +185,13 @@ def _clean_catalogue(log: EventLog, events: pl.DataFrame, report: CleaningReport
         cat = cat.with_columns(pl.coalesce("due_day", "length_days").alias("due_day")).drop(
             "length_days"
         )
-    seen = (
-        events.filter(_IS_ASSESSMENT)
-        .group_by("module", "presentation", "assessment_id", maintain_order=True)
-        .agg(
-            pl.when(pl.col("event_type").first() == "exam")
-            .then(pl.lit("Exam"))
-            .otherwise(pl.lit("coursework"))
-            .alias("assessment_type"),
-            pl.col("due_day").drop_nulls().min().alias("due_day"),
-            pl.col("weight").drop_nulls().min().alias("weight"),
-        )
+    seen = subs.group_by("module", "presentation", "assessment_id", maintain_order=True).agg(
+        pl.when(pl.col("event_type").first() == "exam")
+        .then(pl.lit("Exam"))
+        .otherwise(pl.lit("coursework"))
+        .alias("assessment_type"),
+        pl.col("due_day").drop_nulls().min().alias("due_day"),
+        pl.col("weight").drop_nulls().min().alias("weight"),
     )
     unknown = seen.join(cat, on=["module", "presentation", "assessment_id"], how="anti")
     report.counts["unknown_assessment"] += unknown.height
@@ -182,116 +200,123 @@ def _clean_catalogue(log: EventLog, events: pl.DataFrame, report: CleaningReport
     return cat
 
 
-def _orders(frame: pl.DataFrame) -> pl.Expr:
-    """An expression selecting the events whose ``_order`` is in ``frame``."""
-    return pl.col("_order").is_in(frame["_order"].implode())
+def _later_copies(events: pl.DataFrame) -> np.ndarray:
+    """Positions of events that are exact copies of an earlier event.
+
+    Every row is hashed; the hashes seen more than once are found by sorting (several times
+    cheaper than a hash table over 10 million rows), and only the rows carrying one of them are
+    compared column by column, so a hash collision can never remove an event.
+    """
+    hashes = events.select(list(EVENT_SCHEMA)).hash_rows()
+    ordered = np.sort(hashes.to_numpy())
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(repeated):
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.flatnonzero(hashes.is_in(pl.Series(repeated).implode()).to_numpy())
+    same = events.select(list(EVENT_SCHEMA))[candidates]
+    later = ~same.select(pl.struct(pl.all()).is_first_distinct()).to_series().to_numpy()
+    return candidates[later]
 
 
-def _exact_duplicates(events: pl.DataFrame) -> pl.DataFrame:
-    """Later copies of an identical event: hash every row, then confirm candidates exactly."""
-    columns = list(EVENT_SCHEMA)
-    row_hash = pl.struct(*columns).hash(seed=0)
-    candidates = events.filter(row_hash.is_duplicated())
-    return candidates.filter(~pl.struct(*columns).is_first_distinct()).select("_order")
+def _later_of(frame: pl.DataFrame, *group: str) -> np.ndarray:
+    """Row numbers in ``frame`` of all but the earliest event (by day, then order) per group."""
+    first = pl.col("_i").sort_by("day", "_i").first().over(*group)
+    later = frame.with_row_index("_i").filter(pl.col("_i") != first)
+    return later["_i"].to_numpy()
 
 
-def _later_results(events: pl.DataFrame) -> pl.DataFrame:
-    """Second and later results for one assessment (the earliest, then first listed, is kept)."""
-    subs = events.filter(_IS_ASSESSMENT).select(*KEY, "assessment_id", "day", "_order")
-    first = pl.col("_order").sort_by("day", "_order").first().over(*KEY, "assessment_id")
-    return subs.filter(pl.col("_order") != first).select("_order")
-
-
-def _later_registrations(events: pl.DataFrame) -> pl.DataFrame:
-    regs = events.filter(pl.col("event_type").is_in(["registration", "unregistration"]))
-    first = pl.col("_order").sort_by("day", "_order").first().over(*KEY, "event_type")
-    return regs.filter(pl.col("_order") != first).select("_order")
-
-
-def _after_unregistration(events: pl.DataFrame) -> pl.DataFrame:
-    unreg = events.filter(pl.col("event_type") == "unregistration").select(
-        *enrolment_hash(), pl.col("day").alias("_unreg_day")
+def _take_from_catalogue(subs: pl.DataFrame, catalogue: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Submissions with the catalogue's due day and weight, and how many of them differed."""
+    on = ["module", "presentation", "assessment_id"]
+    cat = catalogue.select(*on, pl.col("due_day").alias("_due"), pl.col("weight").alias("_w"))
+    joined = subs.join(cat, on=on, how="left", maintain_order="left")
+    differs = (pl.col("due_day").is_not_null() & (pl.col("due_day") != pl.col("_due"))) | (
+        pl.col("weight").is_not_null() & (pl.col("weight") != pl.col("_w"))
     )
+    changed = int(joined.select(differs.fill_null(True).sum()).item())
+    taken = joined.with_columns(due_day=pl.col("_due"), weight=pl.col("_w")).drop("_due", "_w")
+    return taken, changed
+
+
+def _unregistered_after(marks: _Marks, kind: np.ndarray, behaviour: np.ndarray) -> np.ndarray:
+    """Positions of behaviour events dated after their enrolment's (first) unregistration."""
+    _, unreg = marks.rows(kind == _KIND["unregistration"], *KEY, "day")
     if unreg.is_empty():
-        return pl.DataFrame(schema={"_order": pl.UInt32})
-    behaviour = events.filter(_IS_BEHAVIOUR & ~pl.col("banked").fill_null(False)).select(
-        *enrolment_hash(), "day", "_order"
+        return np.zeros(0, dtype=np.int64)
+    unreg = unreg.rename({"day": "_unreg"})
+    # Only students who ever withdrew can have such events: a cheap filter before the join.
+    withdrew = marks.mask(pl.col("student_id").is_in(unreg["student_id"].implode()))
+    rows, events = marks.rows(behaviour & withdrew, *KEY, "day")
+    after = events.join(unreg, on=list(KEY), how="left", maintain_order="left").select(
+        (pl.col("day") > pl.col("_unreg")).fill_null(False)
     )
-    joined = behaviour.join(unreg, on=["_h1", "_h2"], how="inner")
-    return joined.filter(pl.col("day") > pl.col("_unreg_day")).select("_order")
+    return rows[after.to_series().to_numpy()]
 
 
 def clean_events(log: EventLog) -> CleanResult:
     """Apply every cleaning rule to ``log``; see the module docstring for the rules.
 
-    Events keep their input order. Expensive rules are worked out on the small subset they
-    concern (submissions, registrations) and applied to the whole log by row number.
+    Events keep their input order; ``removed`` holds the removed events as they came in.
     """
-    report = CleaningReport(events_in=log.events.height)
-    c = _Cleaner(log.events.with_row_index("_order"), report)
+    events = log.events
+    report = CleaningReport(events_in=events.height)
+    marks = _Marks(events, report)
+    kind = events["event_type"].to_physical().fill_null(_NO_KIND).to_numpy()
+    assessment = np.isin(kind, [_KIND[t] for t in ASSESSMENT_EVENT_TYPES])
+    registration = np.isin(kind, [_KIND["registration"], _KIND["unregistration"]])
 
-    c.remove("unmapped_event_type", pl.col("event_type") == "other")
-    c.remove("missing_key", pl.any_horizontal(pl.col(*KEY, "day").is_null()))
-    c.remove("duplicate", _orders(_exact_duplicates(c.events)))
-    c.remove("missing_assessment_id", _IS_ASSESSMENT & pl.col("assessment_id").is_null())
-    c.remove("duplicate_submission", _orders(_later_results(c.events)))
-    c.remove("duplicate_registration", _orders(_later_registrations(c.events)))
-
-    catalogue = _clean_catalogue(log, c.events.filter(_IS_ASSESSMENT), report)
-    c.events = _take_from_catalogue(c, catalogue)
-
-    out_of_range = _IS_ASSESSMENT & ~pl.col("score").is_between(SCORE_MIN, SCORE_MAX)
-    c.count("score_out_of_range", out_of_range)
-    c.events = c.events.with_columns(
-        pl.when(out_of_range).then(None).otherwise(pl.col("score")).alias("score")
+    marks.remove("unmapped_event_type", kind >= _KIND["other"])
+    marks.remove("missing_key", marks.mask(pl.any_horizontal(pl.col(*KEY, "day").is_null())))
+    marks.remove("duplicate", _later_copies(events))
+    marks.remove(
+        "missing_assessment_id", assessment & marks.mask(pl.col("assessment_id").is_null())
     )
-    c.count("missing_score", _IS_ASSESSMENT & pl.col("score").is_null())
-    c.remove("after_unregistration", _orders(_after_unregistration(c.events)))
-    not_banked = ~pl.col("banked").fill_null(False)
-    c.count("banked", _IS_ASSESSMENT & ~not_banked)
-    c.count("before_start", _IS_BEHAVIOUR & not_banked & (pl.col("day") < 0))
-    c.count(
-        "registration_before_start", (pl.col("event_type") == "registration") & (pl.col("day") < 0)
-    )
+    rows, subs = marks.rows(assessment, *KEY, "assessment_id", "day")
+    marks.remove("duplicate_submission", rows[_later_of(subs, *KEY, "assessment_id")])
+    rows, regs = marks.rows(registration, *KEY, "event_type", "day")
+    marks.remove("duplicate_registration", rows[_later_of(regs, *KEY, "event_type")])
 
-    events = c.events.drop("_order")
-    report.events_out = events.height
+    # Values change only on submissions and exams: work them out on those rows alone.
+    sub_rows, subs = marks.rows(
+        assessment,
+        "module",
+        "presentation",
+        "assessment_id",
+        "event_type",
+        "due_day",
+        "weight",
+        "score",
+    )
+    catalogue = _clean_catalogue(log, subs, report)
+    subs, report.counts["catalogue_mismatch"] = _take_from_catalogue(subs, catalogue)
+    out_of_range = ~pl.col("score").is_between(SCORE_MIN, SCORE_MAX)
+    report.counts["score_out_of_range"] += int(subs.select(out_of_range.sum()).item())
+    subs = subs.with_columns(score=pl.when(out_of_range).then(None).otherwise(pl.col("score")))
+    report.counts["missing_score"] += subs["score"].null_count()
+
+    banked = marks.mask(pl.col("banked"))
+    behaviour = (assessment | (kind == _KIND["activity"])) & ~banked
+    marks.remove("after_unregistration", _unregistered_after(marks, kind, behaviour))
+    before_start = marks.mask(pl.col("day") < 0)
+    marks.count("banked", assessment & banked)
+    marks.count("before_start", behaviour & before_start)
+    marks.count("registration_before_start", (kind == _KIND["registration"]) & before_start)
+
+    kept = marks.kept
+    changed = {
+        name: events[name].scatter(sub_rows, subs[name]) for name in ("due_day", "weight", "score")
+    }
+    cleaned = events.with_columns(**changed).filter(pl.Series(kept))
+    del changed
+    report.events_out = cleaned.height
     if report.events_in - report.removed != report.events_out:
         raise DataError(
             f"cleaning lost events: {report.events_in} in, {report.removed} removed, "
             f"{report.events_out} out"
         )
-    removed_schema = {**log.events.schema, "reason": pl.String()}
-    removed = (
-        pl.concat(c.removed, how="vertical_relaxed").sort("_order").drop("_order")
-        if c.removed
-        else pl.DataFrame(schema=removed_schema)
+    gone = ~kept
+    reasons = np.asarray(list(RULES), dtype=object)[marks.reason[gone].astype(np.int64) - 1]
+    removed = events.filter(pl.Series(gone)).with_columns(
+        pl.Series("reason", reasons, dtype=pl.String)
     )
-    return CleanResult(EventLog(events, catalogue, log.presentations), report, removed)
-
-
-def _take_from_catalogue(c: _Cleaner, catalogue: pl.DataFrame) -> pl.DataFrame:
-    """Give submissions the catalogue's due day and weight, counting the ones that differ."""
-    cat = catalogue.select(
-        "module",
-        "presentation",
-        "assessment_id",
-        pl.col("due_day").alias("_cat_due"),
-        pl.col("weight").alias("_cat_weight"),
-    )
-    subs = c.events.filter(_IS_ASSESSMENT).select(
-        "_order", "module", "presentation", "assessment_id", "due_day", "weight"
-    )
-    subs = subs.join(
-        cat, on=["module", "presentation", "assessment_id"], how="left", maintain_order="left"
-    )
-    differs = (pl.col("due_day").is_not_null() & (pl.col("due_day") != pl.col("_cat_due"))) | (
-        pl.col("weight").is_not_null() & (pl.col("weight") != pl.col("_cat_weight"))
-    )
-    c.report.counts["catalogue_mismatch"] += int(subs.select(differs.fill_null(True).sum()).item())
-    # Assessment rows keep their relative order, so their positions take the new values.
-    positions = c.events.select(pl.arg_where(_IS_ASSESSMENT)).to_series()
-    return c.events.with_columns(
-        c.events["due_day"].scatter(positions, subs["_cat_due"]).alias("due_day"),
-        c.events["weight"].scatter(positions, subs["_cat_weight"]).alias("weight"),
-    )
+    return CleanResult(EventLog(cleaned, catalogue, log.presentations), report, removed)

@@ -112,21 +112,38 @@ def evaluate_cmd(
     oulad: Annotated[
         Path | None, typer.Option("--oulad", help="OULAD folder (default: data_dir/oulad).")
     ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="search (the platform's train_model) or baseline (one LightGBM)."
+        ),
+    ] = "search",
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for the table (CSV) and plot (PNG).")
     ] = Path("reports/early-warning"),
 ) -> None:
     """Early warning by week: train per cut-off week, report ROC-AUC, recall@P0.8 and F1."""
-    from studentops.events.early_warning import PROFILE, evaluate_by_week, plot_by_week
+    from studentops.events.early_warning import (
+        PROFILE,
+        evaluate_by_week,
+        model_by_name,
+        plot_by_week,
+    )
     from studentops.events.weekly import weeks_arg
 
     if profile != PROFILE:
         raise DataError(f"evaluate by week supports the '{PROFILE}' profile, not '{profile}'")
-    result = evaluate_by_week(weeks_arg(weeks), time_budget, oulad_dir=oulad, split=split)
+    result = evaluate_by_week(
+        weeks_arg(weeks),
+        time_budget,
+        oulad_dir=oulad,
+        split=split,
+        fit_predict=model_by_name(model),
+    )
     out.mkdir(parents=True, exist_ok=True)
-    table_path = out / f"by-week-{split}.csv"
+    table_path = out / f"by-week-{split}-{model}.csv"
     result.table.to_csv(table_path, index=False)
-    plot = plot_by_week(result, out / f"by-week-{split}.png")
+    plot = plot_by_week(result, out / f"by-week-{split}-{model}.png")
     typer.echo(result.to_text())
     typer.echo(f"model: {result.model}; table {table_path}; plot {plot}")
 

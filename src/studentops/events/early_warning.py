@@ -1,10 +1,11 @@
 """Early warning by week on OULAD: how good is a prediction made at week W?
 
 For each cut-off week the OULAD log is turned into the ``oulad-pass`` table (one row per
-student module presentation, features from events before day 7W), a model is trained and scored
-on held-out students, and ROC-AUC, recall at 80 % precision and F1 are reported per week, both
-for everybody and for the students still enrolled at the cut-off (the ones a warning can help;
-those who already withdrew are at risk by definition and inflate the scores).
+student module presentation, features from events before day 7W), validated against the profile
+(zero rejects, or an error), a model is trained and scored on held-out students, and ROC-AUC,
+recall at 80 % precision and F1 are reported per week, both for everybody and for the students
+still enrolled at the cut-off (the ones a warning can help; those who already withdrew are at
+risk by definition and inflate the scores).
 
 Hold-out, two protocols (2014J is held back by the dataset's publishers):
 
@@ -14,13 +15,16 @@ Hold-out, two protocols (2014J is held back by the dataset's publishers):
 * ``presentation``: train on 2013B + 2013J, test on 2014B, as a model deployed on the next run
   of the modules would be. Stricter (module CCC only runs in 2014B).
 
-The model is a seam: ``fit_predict(train, test, profile, time_budget_s) -> risk``. The default is
-a LightGBM baseline with early stopping and a wall-clock cap; when the training part's
-``train_model`` lands, pass an adapter to it instead (see :func:`lightgbm_fit_predict`).
+The model is a seam: ``fit_predict(train, test, profile, time_budget_s) -> risk``. Two are
+provided (:data:`MODELS`): ``search``, the platform's training
+(:func:`studentops.training.train.train_model`: search, ensemble, threshold), the default; and
+``baseline``, one LightGBM with early stopping, kept as the yardstick.
 """
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ TEST_PRESENTATION = "2014B"
 
 FitPredict = Callable[[pd.DataFrame, pd.DataFrame, Profile, float], np.ndarray]
 
+logger = logging.getLogger(__name__)
+
 
 def default_oulad_dir() -> Path:
     """``<data_dir>/oulad`` from the settings (``../shared/data/oulad`` by default)."""
@@ -61,16 +67,22 @@ def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
     """The columns of ``profile`` from a weekly feature table, as pandas."""
     frame = features.with_columns(
         pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
-        pl.col("presentation").str.slice(-1).alias("presentation_start"),
+        pl.col("presentation").cast(pl.String).str.slice(-1).alias("presentation_start"),
     )
     absent = [c for c in profile.columns if c not in frame.columns]
     if absent:
         raise DataError(f"feature table lacks profile column(s) {', '.join(absent)}")
-    return frame.select(list(profile.columns)).to_pandas()
+    # Categoricals go to pandas as plain text, the form validation and training expect.
+    text = pl.col(pl.Categorical, pl.Enum).cast(pl.String)
+    return frame.select(list(profile.columns)).with_columns(text).to_pandas()
 
 
 def weekly_training_frame(week: int, oulad_dir: str | Path | None = None) -> pd.DataFrame:
-    """The ``oulad-pass`` table as of ``week``: what ``studentops train --as-of-week`` uses."""
+    """The ``oulad-pass`` table as of ``week``: what ``studentops train --as-of-week`` uses.
+
+    Raw profile columns, one row per enrolment; ``validate(frame, profile)`` accepts every row,
+    and ``train_model(validate(...).valid, profile, split="group", ...)`` trains on it.
+    """
     profile = load_profile(PROFILE)
     return to_profile_frame(oulad_weekly_features(oulad_dir, [week]), profile)
 
@@ -80,6 +92,20 @@ def early_warning_frame(
 ) -> tuple[pd.DataFrame, Profile]:
     """(frame, profile) ready for training at ``week``; split it grouped by ``student_id``."""
     return weekly_training_frame(week, oulad_dir), load_profile(PROFILE)
+
+
+def validated(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """``frame`` in profile types (what training expects); any rejected row is an error.
+
+    A reject here means the feature code and the profile disagree (a new feature out of its
+    declared range, an unknown category), which must be fixed, not silently dropped.
+    """
+    from studentops.datasets.validation import validate
+
+    checked = validate(frame, profile)
+    if checked.rejected:
+        raise DataError(f"weekly frame does not fit profile {profile.name}: {checked.summary()}")
+    return checked.valid
 
 
 # -- the model seam --------------------------------------------------------------------------
@@ -98,13 +124,47 @@ def model_matrix(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def search_fit_predict(
+    train: pd.DataFrame, test: pd.DataFrame, profile: Profile, time_budget_s: float
+) -> np.ndarray:
+    """The platform's model: ``train_model`` within the budget, P(at risk) of each test row.
+
+    The split inside training is grouped by the profile's group column (the student), so its
+    own test part and cross-validation folds never share a student either. Training keeps 20 %
+    of ``train`` as its own test part; its artifacts (plots, reports) are not kept here.
+    """
+    from studentops.training.train import train_model
+
+    split = "group" if profile.group else "stratified"
+    with tempfile.TemporaryDirectory(prefix="early-warning-") as tmp:
+        result = train_model(
+            train.reset_index(drop=True),
+            profile,
+            time_budget_s=time_budget_s,
+            split=split,
+            artifacts_dir=tmp,
+        )
+    logger.info(
+        "train_model: %s, cv %s %.4f, %d trials, %.1fs",
+        result.algorithm,
+        result.metric,
+        result.cv_score,
+        len(result.trials),
+        result.duration_s,
+    )
+    risk = result.model.risk_score(test)
+    if risk is None:
+        raise DataError(f"profile {profile.name}: the model gives no risk score")
+    return np.asarray(risk, dtype=float)
+
+
 def lightgbm_fit_predict(
     train: pd.DataFrame, test: pd.DataFrame, profile: Profile, time_budget_s: float
 ) -> np.ndarray:
-    """Baseline: LightGBM, early stopping on 15 % of the training students, a time cap.
+    """Baseline: one LightGBM, early stopping on 15 % of the training students, a time cap.
 
-    This is the seam to swap for ``studentops.training.train.train_model`` once it exists:
-    any function with this signature returning the at-risk probability of each test row works.
+    Kept as the yardstick the platform's search must beat, and as a fallback that needs
+    nothing from the training part.
     """
     import lightgbm as lgb
     from sklearn.model_selection import GroupShuffleSplit
@@ -144,6 +204,16 @@ def lightgbm_fit_predict(
     )
     proba = np.asarray(model.predict_proba(model_matrix(test, profile)))
     return proba[:, 1]
+
+
+MODELS: dict[str, FitPredict] = {"search": search_fit_predict, "baseline": lightgbm_fit_predict}
+
+
+def model_by_name(name: str) -> FitPredict:
+    """The ``fit_predict`` of a model name (``search`` or ``baseline``)."""
+    if name not in MODELS:
+        raise DataError(f"unknown model '{name}' (choose from {', '.join(MODELS)})")
+    return MODELS[name]
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -203,16 +273,30 @@ def evaluate_by_week(
     *,
     oulad_dir: str | Path | None = None,
     split: str = "group",
-    fit_predict: FitPredict = lightgbm_fit_predict,
+    fit_predict: FitPredict = search_fit_predict,
     seed: int = 42,
 ) -> WeeklyEvaluation:
-    """Train and score one model per cut-off week; the same held-out students every week."""
+    """Train and score one model per cut-off week; the same held-out students every week.
+
+    Args:
+        weeks: cut-off weeks.
+        time_budget_per_week: seconds of training per week (``train_model``'s whole run).
+        oulad_dir: the OULAD folder (default: ``<data_dir>/oulad``).
+        split: ``group`` (students held out) or ``presentation`` (2014B held out).
+        fit_predict: the model seam; default the platform's search (see :data:`MODELS`).
+        seed: seed of the held-out split.
+
+    Returns:
+        A :class:`WeeklyEvaluation`, one row of metrics per week.
+    """
     profile = load_profile(PROFILE)
     features = oulad_weekly_features(oulad_dir, weeks)
     rows = []
     train_idx = test_idx = None
     for week in sorted(set(weeks)):
-        frame = to_profile_frame(features.filter(pl.col("week") == week), profile)
+        frame = validated(
+            to_profile_frame(features.filter(pl.col("week") == week), profile), profile
+        )
         if train_idx is None:
             train_idx, test_idx = split_rows(frame, profile, split, seed)
         train, test = frame.iloc[train_idx], frame.iloc[test_idx]
@@ -233,7 +317,8 @@ def evaluate_by_week(
                 "fit_s": time.monotonic() - started,
             }
         )
-    name = getattr(fit_predict, "__name__", "custom")
+    names = [name for name, fn in MODELS.items() if fn is fit_predict]
+    name = names[0] if names else getattr(fit_predict, "__name__", "custom")
     return WeeklyEvaluation(pd.DataFrame(rows), split, name)
 
 

@@ -14,6 +14,7 @@ export's event-type values mean which schema type, and says how to turn times in
       due_day: due
       weight: weight
       clicks: count
+      resource_id: page        # the page/resource of an activity
     constants:
       presentation: "2024"     # for a field the export does not have
     event_types:

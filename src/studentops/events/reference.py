@@ -116,9 +116,10 @@ def reference_weekly_features(
     log: EventLog, students: pl.DataFrame | None, weeks: Iterable[int], *, activity: bool
 ) -> pd.DataFrame:
     """The weekly features by per-cut-off filtering and pandas groupby (slow, plain)."""
-    ev = log.events.to_pandas()
-    ev["event_type"] = ev["event_type"].astype(str)
-    cat = log.assessments.to_pandas()
+    # Plain strings, as a straightforward implementation would hold them.
+    text = pl.col(pl.Categorical, pl.Enum).cast(pl.String)
+    ev = log.events.with_columns(text).to_pandas()
+    cat = log.assessments.with_columns(text).to_pandas()
     if students is not None:
         enrol = students.select(pl.col(c).cast(pl.String) for c in KEY).to_pandas()
     else:

@@ -14,6 +14,10 @@ An :class:`EventLog` holds three polars tables:
   whose due day is missing (the OULAD convention: the end of the presentation).
 
 Days are integers; ``timestamp`` sources are turned into days by the mapping loader.
+
+Text fields (ids, codes, kinds) are polars ``Categorical``: they read and compare as text, so any
+institution's ids work, but each cell is a 4-byte code. At 10 million events that is a quarter of
+the memory of plain strings, and joins, duplicates and hashes work on integers.
 """
 
 from __future__ import annotations
@@ -29,20 +33,22 @@ EventType = pl.Enum(list(EVENT_TYPES))
 ASSESSMENT_EVENT_TYPES = ("submission", "exam")
 
 KEY = ("student_id", "module", "presentation")
+TEXT = pl.Categorical()
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "student_id": pl.String(),
-    "module": pl.String(),
-    "presentation": pl.String(),
+    "student_id": TEXT,
+    "module": TEXT,
+    "presentation": TEXT,
     "day": pl.Int32(),
     "event_type": EventType,
-    "assessment_id": pl.String(),
+    "assessment_id": TEXT,
     "score": pl.Float64(),
     "due_day": pl.Int32(),
     "weight": pl.Float64(),
     "banked": pl.Boolean(),
     "clicks": pl.Int32(),
-    "activity_type": pl.String(),
+    "resource_id": TEXT,
+    "activity_type": TEXT,
 }
 
 EVENT_FIELDS: dict[str, str] = {
@@ -57,21 +63,23 @@ EVENT_FIELDS: dict[str, str] = {
     "weight": "the assessment's weight in the final mark (catalogue)",
     "banked": "a result carried over from an earlier presentation",
     "clicks": "number of clicks/views an activity event stands for (1 when unknown)",
+    "resource_id": "the learning resource (page, quiz...) an activity used; tells apart two "
+    "otherwise identical events on different resources",
     "activity_type": "kind of learning resource (page, quiz, forum...) of an activity",
 }
 
 ASSESSMENT_SCHEMA: dict[str, pl.DataType] = {
-    "module": pl.String(),
-    "presentation": pl.String(),
-    "assessment_id": pl.String(),
+    "module": TEXT,
+    "presentation": TEXT,
+    "assessment_id": TEXT,
     "assessment_type": pl.String(),
     "due_day": pl.Int32(),
     "weight": pl.Float64(),
 }
 
 PRESENTATION_SCHEMA: dict[str, pl.DataType] = {
-    "module": pl.String(),
-    "presentation": pl.String(),
+    "module": TEXT,
+    "presentation": TEXT,
     "length_days": pl.Int32(),
 }
 
@@ -89,13 +97,28 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> p
     exprs = []
     for name, dtype in schema.items():
         if name in frame.columns:
-            exprs.append(pl.col(name).cast(dtype))
+            exprs.append(cast(pl.col(name), frame.schema[name], dtype))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
     try:
         return frame.select(exprs)
-    except pl.exceptions.InvalidOperationError as exc:
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
         raise DataError(f"{what}: a column does not fit the event schema ({exc})") from exc
+
+
+def cast(expr: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    """``expr`` cast to ``target``; numbers become text first when the target is text.
+
+    OULAD ids are integers; polars casts only text to ``Categorical``, and the ids must end up as
+    the same text whichever source they came from.
+    """
+    if source == target:
+        return expr
+    if isinstance(target, pl.Categorical) and not isinstance(
+        source, pl.String | pl.Categorical | pl.Enum | pl.Null
+    ):
+        expr = expr.cast(pl.String)
+    return expr.cast(target)
 
 
 @dataclass(frozen=True)
@@ -150,13 +173,3 @@ def derive_catalogue(events: pl.DataFrame) -> pl.DataFrame:
         )
         .select(list(ASSESSMENT_SCHEMA))
     )
-
-
-def enrolment_hash(prefix: str = "_h") -> list[pl.Expr]:
-    """Two independent 64-bit hashes of (student, module, presentation).
-
-    Matching 10 million events to enrolments on three text columns costs seconds; on a 128-bit
-    hash it costs a fraction, and two enrolments share a hash with probability about 1e-25.
-    """
-    key = pl.struct(*KEY)
-    return [key.hash(seed=0).alias(f"{prefix}1"), key.hash(seed=1).alias(f"{prefix}2")]

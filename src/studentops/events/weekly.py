@@ -10,6 +10,8 @@ into a dense (enrolment x calendar week) matrix at column ``v`` with ``numpy.bin
 cumulative sum / max / min along the weeks gives the value "as of" each cut-off. A value at week
 ``w`` is built only from columns ``<= w``, so an event dated at or after ``7w`` cannot reach it:
 the property test in ``tests/unit/events`` checks exactly that. No loop runs over students.
+Events are matched to enrolments by a join on the (categorical) key, one event kind at a time,
+reading only the columns that kind needs.
 
 Expects a cleaned log (:func:`studentops.events.cleaning.clean_events`): one result per
 assessment, submissions carrying their catalogue due day and weight.
@@ -23,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from studentops.errors import DataError
-from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, EventLog, enrolment_hash
+from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, TEXT, EventLog, cast
 
 RECENT_WEEKS = 4
 
@@ -67,30 +69,33 @@ def week_visible(day: pl.Expr) -> pl.Expr:
 
 
 class _Grid:
-    """Dense (enrolment x calendar week) accumulators."""
+    """Dense (enrolment x calendar week) accumulators.
+
+    Events are addressed by ``cells``, their flat index ``k * ncol + week``, computed once per
+    set of events (ten million of them for clicks) and reused by every accumulator.
+    """
 
     def __init__(self, n: int, last_week: int) -> None:
         self.n = n
         self.ncol = last_week + 1
 
-    def _flat(self, k: np.ndarray, wk: np.ndarray) -> np.ndarray:
+    def cells(self, k: np.ndarray, wk: np.ndarray) -> np.ndarray:
         return k.astype(np.int64) * self.ncol + wk
 
-    def cum_sum(
-        self, k: np.ndarray, wk: np.ndarray, values: np.ndarray | None = None
-    ) -> np.ndarray:
-        cells = np.bincount(self._flat(k, wk), weights=values, minlength=self.n * self.ncol)
-        return np.cumsum(cells.reshape(self.n, self.ncol), axis=1)
+    def cum_sum(self, cells: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        grid = np.bincount(cells, weights=values, minlength=self.n * self.ncol)
+        grid = grid.reshape(self.n, self.ncol)
+        return np.cumsum(grid, axis=1, out=grid)  # in place: one matrix less to allocate
 
-    def cum_max(self, k: np.ndarray, wk: np.ndarray, values: np.ndarray) -> np.ndarray:
-        cells = np.full(self.n * self.ncol, np.nan)
-        np.fmax.at(cells, self._flat(k, wk), values)
-        return np.fmax.accumulate(cells.reshape(self.n, self.ncol), axis=1)
+    def cum_max(self, cells: np.ndarray, values: np.ndarray) -> np.ndarray:
+        grid = np.full(self.n * self.ncol, np.nan)
+        np.fmax.at(grid, cells, values)
+        return np.fmax.accumulate(grid.reshape(self.n, self.ncol), axis=1)
 
-    def cum_min(self, k: np.ndarray, wk: np.ndarray, values: np.ndarray) -> np.ndarray:
-        cells = np.full(self.n * self.ncol, np.nan)
-        np.fmin.at(cells, self._flat(k, wk), values)
-        return np.fmin.accumulate(cells.reshape(self.n, self.ncol), axis=1)
+    def cum_min(self, cells: np.ndarray, values: np.ndarray) -> np.ndarray:
+        grid = np.full(self.n * self.ncol, np.nan)
+        np.fmin.at(grid, cells, values)
+        return np.fmin.accumulate(grid.reshape(self.n, self.ncol), axis=1)
 
 
 class _Columns:
@@ -106,22 +111,33 @@ class _Columns:
         self.series: list[pl.Series] = []
 
     def put(self, name: str, matrix: np.ndarray) -> None:
-        values = np.broadcast_to(matrix, (self.n, matrix.shape[1]))[:, self.weeks].ravel()
+        # take() returns a fresh C-ordered array, so ravel() and rint(out=) copy nothing more.
+        full = np.broadcast_to(matrix, (self.n, matrix.shape[1]))
+        values = np.take(full, self.weeks, axis=1).ravel()
         if name in BOOL_FEATURES:
             self.series.append(pl.Series(name, values, dtype=pl.Boolean))
         elif name in INT_FEATURES:
-            self.series.append(pl.Series(name, np.rint(values).astype(np.int32), dtype=pl.Int32))
+            if values.dtype.kind == "f":
+                values = np.rint(values, out=values)
+            counts = values.astype(np.int32)
+            self.series.append(pl.Series(name, counts, dtype=pl.Int32))
         else:
             self.series.append(pl.Series(name, values, dtype=pl.Float64, nan_to_null=True))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    """num / den where den > 0, NaN elsewhere (no temporary for the masked denominator)."""
+    out = np.full(np.broadcast_shapes(np.shape(num), np.shape(den)), np.nan)
+    return np.divide(num, den, out=out, where=den > 0)
 
 
 def _np(frame: pl.DataFrame, column: str, dtype: type = np.float64) -> np.ndarray:
     return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(dtype)
+
+
+def _key(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The key columns of ``frame`` as :data:`TEXT`, the type the event log uses."""
+    return [cast(pl.col(c), frame.schema[c], TEXT) for c in KEY]
 
 
 def _enrolments(log: EventLog, students: pl.DataFrame | None) -> pl.DataFrame:
@@ -129,7 +145,7 @@ def _enrolments(log: EventLog, students: pl.DataFrame | None) -> pl.DataFrame:
         missing = [c for c in KEY if c not in students.columns]
         if missing:
             raise DataError(f"students table lacks key column(s) {', '.join(missing)}")
-        enrol = students.select(pl.col(c).cast(pl.String) for c in KEY)
+        enrol = students.select(_key(students))
         if enrol.is_duplicated().any():
             raise DataError("students table has more than one row for an enrolment")
     else:
@@ -163,14 +179,15 @@ def _assessment_features(
     closed = has_due & (wk_closed < grid.ncol)
     n_due, w_due = due[0][pidx], due[1][pidx]
 
-    due_submitted = grid.cum_sum(k[closed], wk_closed[closed])
+    cell = grid.cells(k, wk)
+    due_submitted = grid.cum_sum(grid.cells(k[closed], wk_closed[closed]))
     n_missed = n_due - due_submitted
-    n_own = grid.cum_sum(k[nb], wk[nb])
+    n_own = grid.cum_sum(cell[nb])
     late = nb & has_due & (day > due_day)
-    n_late = grid.cum_sum(k[late], wk[late])
+    n_late = grid.cum_sum(cell[late])
     out.put("n_due", n_due)
-    out.put("n_submitted", grid.cum_sum(k, wk))
-    out.put("n_banked", grid.cum_sum(k[banked], wk[banked]))
+    out.put("n_submitted", grid.cum_sum(cell))
+    out.put("n_banked", grid.cum_sum(cell[banked]))
     out.put("n_missed", n_missed)
     out.put("n_late", n_late)
     out.put("share_submitted", _ratio(due_submitted, n_due))
@@ -178,55 +195,53 @@ def _assessment_features(
     out.put("share_late", _ratio(n_late, n_own))
     del due_submitted, n_missed, n_own, n_late
 
-    ks, ws, s = k[scored], wk[scored], score[scored]
-    n_scored = grid.cum_sum(ks, ws)
-    s1 = grid.cum_sum(ks, ws, s)
-    s2 = grid.cum_sum(ks, ws, s * s)
+    cs, s = cell[scored], score[scored]
+    n_scored = grid.cum_sum(cs)
+    s1 = grid.cum_sum(cs, s)
+    s2 = grid.cum_sum(cs, s * s)
     out.put("n_scored", n_scored)
-    out.put("score_min", grid.cum_min(ks, ws, s))
-    out.put("score_max", grid.cum_max(ks, ws, s))
+    out.put("score_min", grid.cum_min(cs, s))
+    out.put("score_max", grid.cum_max(cs, s))
     out.put("score_mean", _ratio(s1, n_scored))
     var = _ratio(s2 - s1 * s1 / np.where(n_scored > 0, n_scored, 1), n_scored - 1)
     out.put("score_std", np.sqrt(np.clip(var, 0, None)))
     del n_scored, s1, s2, var
 
     pts = scored & has_due
-    kp, wp, x, y = k[pts], wk[pts], due_day[pts], score[pts]
-    n = grid.cum_sum(kp, wp)
-    sx, sy = grid.cum_sum(kp, wp, x), grid.cum_sum(kp, wp, y)
-    sxy, sxx = grid.cum_sum(kp, wp, x * y), grid.cum_sum(kp, wp, x * x)
+    cp, x, y = cell[pts], due_day[pts], score[pts]
+    n = grid.cum_sum(cp)
+    sx, sy = grid.cum_sum(cp, x), grid.cum_sum(cp, y)
+    sxy, sxx = grid.cum_sum(cp, x * y), grid.cum_sum(cp, x * x)
     den = n * sxx - sx * sx
     out.put("score_trend", np.where((n >= 2) & (den > 0), _ratio(n * sxy - sx * sy, den), np.nan))
     del n, sx, sy, sxy, sxx, den
 
     sw = scored & has_w
-    num = grid.cum_sum(k[sw], wk[sw], weight[sw] * score[sw])
-    den_scored = grid.cum_sum(k[sw], wk[sw], weight[sw])
+    num = grid.cum_sum(cell[sw], weight[sw] * score[sw])
+    den_scored = grid.cum_sum(cell[sw], weight[sw])
     cw = closed & has_w
-    w_due_submitted = grid.cum_sum(k[cw], wk_closed[cw], weight[cw])
+    w_due_submitted = grid.cum_sum(grid.cells(k[cw], wk_closed[cw]), weight[cw])
     out.put("weighted_score", _ratio(num, den_scored + w_due - w_due_submitted))
     del num, den_scored, w_due_submitted
 
     early = nb & has_due
     out.put(
         "mean_days_early",
-        _ratio(
-            grid.cum_sum(k[early], wk[early], due_day[early] - day[early]),
-            grid.cum_sum(k[early], wk[early]),
-        ),
+        _ratio(grid.cum_sum(cell[early], due_day[early] - day[early]), grid.cum_sum(cell[early])),
     )
-    out.put("days_since_last_submission", cut - grid.cum_max(k[nb], wk[nb], day[nb]))
+    out.put("days_since_last_submission", cut - grid.cum_max(cell[nb], day[nb]))
 
 
 def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Columns) -> None:
     k = act["_k"].to_numpy()
-    wk = act["_wk"].to_numpy()
     day = act["day"].to_numpy()
+    cell = grid.cells(k, act["_wk"].to_numpy())
     clicks = act["clicks"].fill_null(1).cast(pl.Float64).to_numpy()
-    out.put("n_activity", grid.cum_sum(k, wk))
-    cum = grid.cum_sum(k, wk, clicks)
+    out.put("n_activity", grid.cum_sum(cell))
+    cum = grid.cum_sum(cell, clicks)
+    del clicks
     out.put("clicks", cum)
-    out.put("active_days", grid.cum_sum(*_distinct_days(k, day, grid.n)))
+    out.put("active_days", grid.cum_sum(grid.cells(*_distinct_days(k, day, grid.n))))
     weeks = np.arange(grid.ncol)
     out.put("clicks_per_week", _ratio(cum - cum[:, :1], np.broadcast_to(weeks, cum.shape)))
     lagged = np.zeros_like(cum)
@@ -236,7 +251,7 @@ def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Co
     lagged[:, RECENT_WEEKS:] = cum[:, :-RECENT_WEEKS]
     out.put("clicks_last_4_weeks", cum - lagged)
     del cum, lagged
-    out.put("days_since_last_activity", cut - grid.cum_max(k, wk, day.astype(np.float64)))
+    out.put("days_since_last_activity", cut - grid.cum_max(cell, day.astype(np.float64)))
 
 
 def _distinct_days(k: np.ndarray, day: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,13 +271,31 @@ def _distinct_days(k: np.ndarray, day: np.ndarray, n: int) -> tuple[np.ndarray, 
     return cells // span, np.clip(days // 7 + 1, 0, None)
 
 
-def _first_day(events: pl.DataFrame, event_type: str, n: int) -> np.ndarray:
-    first = (
-        events.filter(pl.col("event_type") == event_type).group_by("_k").agg(pl.col("day").min())
-    )
+def _first_day(events: pl.DataFrame, n: int) -> np.ndarray:
+    """Per enrolment, the earliest day among ``events`` (NaN when it has none)."""
+    first = events.group_by("_k").agg(pl.col("day").min())
     out = np.full(n, np.nan)
     out[first["_k"].to_numpy()] = first["day"].cast(pl.Float64).to_numpy()
     return out
+
+
+def _events_of(
+    log: EventLog, kinds: Sequence[str], enrol: pl.DataFrame, ncol: int, *columns: str
+) -> pl.DataFrame:
+    """Events of ``kinds`` with their enrolment row ``_k``, visible week ``_wk`` and ``columns``.
+
+    Events of unknown enrolments and events not visible by the last week asked for are left out.
+    """
+    return (
+        log.events.lazy()
+        .filter(pl.col("event_type").is_in(kinds))
+        .select(*KEY, "day", *columns)
+        .join(enrol.lazy(), on=list(KEY), how="inner", maintain_order="left")
+        .with_columns(week_visible(pl.col("day")).alias("_wk"))
+        .filter(pl.col("_wk") < ncol)
+        .drop(*KEY)
+        .collect()
+    )
 
 
 def build_weekly_features(
@@ -298,36 +331,27 @@ def build_weekly_features(
     pidx = enrol.join(pres, on=["module", "presentation"], how="left", maintain_order="left")[
         "_p"
     ].to_numpy()
-    lookup = enrol.select(*enrolment_hash(), "_k")
-    events = (
-        log.events.select(*KEY, "day", "event_type", "due_day", "score", "weight", "banked")
-        .with_columns(log.events["clicks"])
-        .with_columns(enrolment_hash())
-        .join(lookup, on=["_h1", "_h2"], how="inner", maintain_order="left")
-        .drop(*KEY, "_h1", "_h2")
-        .with_columns(week_visible(pl.col("day")).cast(pl.Int64).alias("_wk"))
-        .filter(pl.col("_wk") < grid.ncol)
-    )
     due = _due_matrix(log.assessments, pres, grid)
 
     out = _Columns(n, col)
-    reg_day = _first_day(events, "registration", n)[:, None]
-    unreg_day = _first_day(events, "unregistration", n)[:, None]
+    reg_day = _first_day(_events_of(log, ["registration"], enrol, grid.ncol), n)[:, None]
+    unreg_day = _first_day(_events_of(log, ["unregistration"], enrol, grid.ncol), n)[:, None]
     registered = reg_day < cut
     out.put("registered", registered)
     out.put("days_registered_before_start", np.where(registered, -reg_day, np.nan))
     out.put("withdrawn", unreg_day < cut)
 
-    sub = events.filter(pl.col("event_type").is_in(ASSESSMENT_EVENT_TYPES))
-    act = events.filter(pl.col("event_type") == "activity")
-    del events
+    sub = _events_of(
+        log, ASSESSMENT_EVENT_TYPES, enrol, grid.ncol, "due_day", "score", "weight", "banked"
+    )
     _assessment_features(grid, sub, due, pidx, cut, out)
     del sub
     if activity is None:
-        activity = log.events.filter(pl.col("event_type") == "activity").height > 0
+        activity = bool((log.events["event_type"] == "activity").any())
     if activity:
+        act = _events_of(log, ["activity"], enrol, grid.ncol, "clicks")
         _activity_features(grid, act, cut, out)
-    del act
+        del act
     return _assemble(enrol, students, out)
 
 
@@ -344,7 +368,8 @@ def _due_matrix(
     p = cat["_p"].to_numpy().astype(np.int64)
     wk = cat["_wk"].to_numpy()
     pg = _Grid(pres.height, grid.ncol - 1)
-    return pg.cum_sum(p, wk), pg.cum_sum(p, wk, cat["weight"].fill_null(0.0).to_numpy())
+    cells = pg.cells(p, wk)
+    return pg.cum_sum(cells), pg.cum_sum(cells, cat["weight"].fill_null(0.0).to_numpy())
 
 
 INT_FEATURES = {
@@ -375,7 +400,7 @@ def _assemble(enrol: pl.DataFrame, students: pl.DataFrame | None, out: _Columns)
     )
     out.series.clear()
     if students is not None:
-        static = students.with_columns(pl.col(c).cast(pl.String) for c in KEY)
+        static = students.with_columns(_key(students))
         extra = [c for c in static.columns if c not in KEY and c not in frame.columns]
         static_rows = enrol.join(
             static.select(*KEY, *extra), on=list(KEY), how="left", maintain_order="left"

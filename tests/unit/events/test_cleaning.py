@@ -133,3 +133,20 @@ def test_a_clean_log_passes_unchanged() -> None:
     result = clean_events(log)
     assert result.log.events.equals(log.events)
     assert result.report.removed == 0 and result.removed.is_empty()
+
+
+def test_clicks_on_different_resources_are_not_duplicates() -> None:
+    click = {"module": "M", "presentation": "P", "student_id": "a", "day": 3, "clicks": 2}
+    events = pl.DataFrame(
+        [
+            {**click, "event_type": "activity", "resource_id": "page-1"},
+            {**click, "event_type": "activity", "resource_id": "page-2"},
+            {**click, "event_type": "activity", "resource_id": "page-2"},
+            {**click, "event_type": None},
+        ]
+    )
+    result = clean_events(EventLog.build(events, catalogue()))
+    assert result.report.counts["duplicate"] == 1
+    assert result.report.counts["unmapped_event_type"] == 1  # a missing type is not named
+    assert result.log.events["resource_id"].to_list() == ["page-1", "page-2"]
+    assert result.removed["reason"].to_list() == ["duplicate", "unmapped_event_type"]

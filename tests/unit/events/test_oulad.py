@@ -48,9 +48,9 @@ def test_click_log_becomes_activity_events(tiny_oulad: Path) -> None:
     )
     log, _ = read_oulad(tiny_oulad)
     act = log.events.filter(pl.col("event_type") == "activity")
-    assert act.select("day", "clicks", "activity_type").rows() == [
-        (-3, 4, "resource"),
-        (5, 2, "resource"),
+    assert act.select("day", "clicks", "resource_id", "activity_type").rows() == [
+        (-3, 4, "100", "resource"),
+        (5, 2, "100", "resource"),
     ]
 
 
