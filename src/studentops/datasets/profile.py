@@ -279,6 +279,7 @@ class Profile(BaseModel):
             raise ProfileError(f"no target: column '{t.column}' is missing")
         if t.task == "regression":
             return pd.to_numeric(raw, errors="coerce").astype(float)
+        lookup: dict[str, Any]
         if t.mapping:
             lookup = {category_key(k): v for k, v in t.mapping.items()}
         else:
