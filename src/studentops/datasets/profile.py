@@ -33,7 +33,10 @@ def category_key(value: Any) -> str:
         return str(int(value))
     if isinstance(value, np.floating) and float(value).is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    if text[-2:] == ".0" and text[:-2].lstrip("-").isdigit():  # "1.0" read from a CSV
+        return text[:-2]
+    return text
 
 
 class Column(BaseModel):

@@ -800,8 +800,8 @@ def _fallback_marginal(col: Column, rng: np.random.Generator) -> Marginal:
         values = _objects([f"text {i:04d}" for i in range(1, 1001)])
         return Marginal("table", values, np.full(1000, 1 / 1000), 0, missing)
     if col.type == "datetime":
-        lo, hi = (np.datetime64(d, "D").astype(np.int64) for d in FALLBACK_DAYS)
-        return Marginal("quantiles", np.linspace(lo, hi, QUANTILES), probs, 0, missing)
+        first, last = (int(np.datetime64(d, "D").astype(np.int64)) for d in FALLBACK_DAYS)
+        return Marginal("quantiles", np.linspace(first, last, QUANTILES), probs, 0, missing)
     lo, hi = col.min, col.max
     skewed = 5 * gammaincinv(2, np.minimum(probs, 0.999))  # gamma(2, scale 5): mean 10
     if lo is not None and hi is not None:

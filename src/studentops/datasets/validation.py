@@ -275,16 +275,21 @@ def _check_target(
     """Reject rows whose target is missing or not a known class (including derived targets)."""
     t = profile.target
     column = t.column if t.column in raw.columns else (t.derive.source if t.derive else t.column)
+    # The target column may be absent (derived from its source) or not declared in the
+    # profile (a derived target needs only its source declared): judge it as read.
+    frame = typed.drop(columns=t.column, errors="ignore")
+    if t.column in raw.columns:
+        frame[t.column] = typed[t.column] if t.column in typed.columns else raw[t.column]
     try:
-        target = profile.target_values(
-            typed if t.column in raw.columns else typed.drop(columns=t.column)
-        )
+        target = profile.target_values(frame)
     except ProfileError as exc:
         raise DataError(str(exc)) from exc
     raw_missing = _missing_mask(raw[column])
     target_missing = pd.Series(target, index=typed.index).isna()
     # A cell already rejected for its own type or category is not reported twice.
-    already = typed[column].isna() & ~raw_missing
+    already = (
+        typed[column].isna() & ~raw_missing if column in typed.columns else ~raw_missing & False
+    )
     checker.reject(target_missing & raw_missing, column, "missing target")
     checker.reject(target_missing & ~raw_missing & ~already, column, "unknown target class")
 

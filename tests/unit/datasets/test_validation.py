@@ -155,3 +155,16 @@ def test_no_row_is_ever_lost(data: st.DataObject, rows: int, perf_profile: Profi
             col = perf_profile.columns[name]
             vals = result.valid[name].astype(float)
             assert (vals >= col.min).all() and (vals <= col.max).all()
+
+
+def test_derived_target_need_not_be_declared(perf_profile: Profile) -> None:
+    """A profile may declare only the source of a derived target (GPA), not the target itself."""
+    data = perf_profile.model_dump()
+    del data["columns"]["GradeClass"]
+    prof = Profile.model_validate(data)
+    frame = make_perf_frame(20)
+    assert validate(frame.drop(columns="GradeClass"), prof).accepted == 20
+    frame.loc[3, "GradeClass"] = None
+    frame.loc[3, "GPA"] = None
+    result = validate(frame, prof)
+    assert result.rejects[["row", "reason"]].values.tolist() == [[4, "missing target"]]
