@@ -287,9 +287,10 @@ def _check_target(
     raw_missing = _missing_mask(raw[column])
     target_missing = pd.Series(target, index=typed.index).isna()
     # A cell already rejected for its own type or category is not reported twice.
-    already = (
-        typed[column].isna() & ~raw_missing if column in typed.columns else ~raw_missing & False
-    )
+    if column in typed.columns:
+        already = typed[column].isna() & ~raw_missing
+    else:
+        already = pd.Series(False, index=typed.index)
     checker.reject(target_missing & raw_missing, column, "missing target")
     checker.reject(target_missing & ~raw_missing & ~already, column, "unknown target class")
 
