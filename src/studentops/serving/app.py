@@ -27,7 +27,7 @@ from studentops import __version__
 from studentops.config import Settings, load_settings
 from studentops.datasets.profile import load_profile
 from studentops.errors import ConfigError, DataError, ModelError, ProfileError, StudentOpsError
-from studentops.monitoring.predlog import PredictionLog
+from studentops.monitoring.logwriter import ProcessPredictionLog
 from studentops.serving.deps import ServingState
 from studentops.serving.holder import ModelHolder, ModelSource
 from studentops.serving.metrics import Metrics, MetricsMiddleware
@@ -186,7 +186,9 @@ def create_app(
     if log_predictions:
         from studentops.registry.tracking import with_installed_driver
 
-        prediction_log = PredictionLog(
+        # The database work runs in a child process: a writer thread here would compete with
+        # requests for the GIL (see studentops.monitoring.logwriter).
+        prediction_log = ProcessPredictionLog(
             with_installed_driver(settings.prediction_log),
             settings.pseudonym_key,
             queue_size=settings.log_queue_size,

@@ -1,21 +1,22 @@
-"""A compiled scorer for a few students at a time: the same numbers as the model, ~50x faster.
+"""A compiled scorer for a few students at a time: the model's own numbers, far faster.
 
-A trained StudentModel is an ensemble of cross-validation fold pipelines (often 15: three
-algorithms x five folds). Through scikit-learn, scoring one student costs about 1 ms per
-pipeline in input validation, parameter and tag lookups, so ~20 ms a student, however small the
-models. For the API's single-student path we compile each pipeline into plain numpy steps and
-the boosters' own predictors:
+A trained StudentModel is an ensemble of cross-validation fold pipelines (often 15-20: three or
+four algorithms x five folds). Through scikit-learn, scoring one student costs about 1 ms per
+pipeline in input validation, parameter and tag lookups; even the boosters' own predictors cost
+20-150 us a call. For the API's single-student path each member is compiled once, at load:
 
-- ``CodesOneHot``, ``SimpleImputer``, ``StandardScaler``: the same arithmetic in numpy;
-- ``LogisticRegression``: ``expit``/``softmax`` of ``X @ coef.T + intercept``, as sklearn does;
-- LightGBM: the C API's single-row fast predictor (``LGBM_BoosterPredictForMatSingleRowFast``)
-  for one row, ``Booster.predict`` for more;
-- XGBoost: ``Booster.inplace_predict``, as ``XGBClassifier.predict_proba`` does internally;
-- anything else: the step's own ``transform`` / ``predict_proba`` (correct, just not faster).
+- tree members (XGBoost, LightGBM, random forest, extra trees, HistGradientBoosting): all
+  folds' trees become one flat forest walked by one compiled loop (:mod:`.trees`), then the
+  library's own link (sigmoid, softmax, averaging) in its own precision;
+- linear members (one-hot -> impute -> scale -> logistic regression): all folds folded into
+  two matrix products (the scaler and intercept folded into the coefficients);
+- anything else: per fold, ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy
+  and the estimator's own ``predict_proba`` (correct, just not faster).
 
-Compilation ends with a proof: the compiled scorer and the model must agree to 1e-9 on sample
-rows (one at a time and together) or the compiled scorer is not used. Only classifier members
-are compiled; regressions and derived members keep the model's own path.
+Every compiled member is proven on sample rows against the member itself (to 1e-7, one row at a
+time and together) and replaced by the member's own ``proba`` if it disagrees; the whole scorer
+is proven against ``predict_proba_matrix`` once more. Regression and derived members keep the
+model's own path.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ import ctypes
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from studentops.serving import trees
+from studentops.serving.kernels import kernels
+from studentops.serving.trees import NotCompilable
+
 log = logging.getLogger(__name__)
 
 Step = Callable[[np.ndarray], np.ndarray]
-TOLERANCE = 1e-7  # XGBoost's float32 exp may differ from numpy's by an ulp
-
-
-class NotCompilable(Exception):
-    """The model has a part the compiler does not know; serve it through the model itself."""
+# XGBoost computes its sigmoid in float32 and its expf may differ from numpy's by one float32
+# ulp (1.2e-7 near 1); the API promises equality with the logged model to 1e-6.
+TOLERANCE = 5e-7
 
 
 # -- preprocessing steps -----------------------------------------------------------------------
@@ -179,160 +183,6 @@ def _compile_lightgbm(est: Any, n_features: int) -> Step:
     return proba
 
 
-class _XGBoostTrees:
-    """A binary:logistic XGBoost forest evaluated with numpy, in XGBoost's float32 arithmetic.
-
-    ``inplace_predict`` costs ~150 us of fixed overhead per call; walking all trees at once,
-    level by level, costs ~30 us for a few rows. Thresholds, leaves and the running sum are
-    float32 and summed tree by tree as XGBoost does; ``compile_scorer`` still checks the result.
-    """
-
-    def __init__(self, booster: Any, rounds: int) -> None:
-        import json
-
-        learner = json.loads(booster.save_raw("json"))["learner"]
-        if learner["objective"]["name"] != "binary:logistic":
-            raise NotCompilable("only binary:logistic forests are walked in numpy")
-        model = learner["gradient_booster"]
-        if model.get("name") != "gbtree":
-            raise NotCompilable(f"xgboost booster {model.get('name')}")
-        trees = model["model"]["trees"]
-        if rounds > 0:
-            trees = trees[:rounds]
-        left, right, feat, thr, dleft = [], [], [], [], []
-        roots = []
-        offset = 0
-        for tree in trees:
-            if any(tree["split_type"]):
-                raise NotCompilable("categorical splits")
-            n = len(tree["left_children"])
-            roots.append(offset)
-            lc = np.asarray(tree["left_children"], dtype=np.intp)
-            rc = np.asarray(tree["right_children"], dtype=np.intp)
-            leaf = lc < 0
-            left.append(np.where(leaf, np.arange(n), lc) + offset)
-            right.append(np.where(leaf, np.arange(n), rc) + offset)
-            feat.append(np.where(leaf, 0, np.asarray(tree["split_indices"], dtype=np.intp)))
-            thr.append(np.asarray(tree["split_conditions"], dtype=np.float32))
-            dleft.append(np.asarray(tree["default_left"], dtype=bool))
-            offset += n
-        self.left = np.concatenate(left)
-        self.right = np.concatenate(right)
-        self.feat = np.concatenate(feat)
-        self.value = np.concatenate(thr)  # a leaf's "split condition" is its value
-        self.dleft = np.concatenate(dleft)
-        self.roots = np.asarray(roots, dtype=np.intp)
-        self.depth = self._max_depth()
-        base = np.float32(str(learner["learner_model_param"]["base_score"]).strip("[]"))
-        one = np.float32(1.0)
-        self.base_margin = np.float32(-np.log(one / base - one))
-
-    @classmethod
-    def fuse(cls, forests: list[_XGBoostTrees]) -> _FusedForests:
-        return _FusedForests(forests)
-
-    def _max_depth(self) -> int:
-        nodes = self.roots.copy()
-        depth = 0
-        while True:
-            moved = (self.left[nodes] != nodes).any()
-            if not moved:
-                return depth
-            nodes = np.concatenate([self.left[nodes], self.right[nodes]])
-            depth += 1
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        X32 = np.asarray(X, dtype=np.float32)
-        rows = np.arange(len(X32))[:, None]
-        node = np.broadcast_to(self.roots, (len(X32), len(self.roots)))
-        for _ in range(self.depth):
-            x = X32[rows, self.feat[node]]
-            go_left = np.where(np.isnan(x), self.dleft[node], x < self.value[node])
-            node = np.where(go_left, self.left[node], self.right[node])
-        leaves = self.value[node]
-        start = np.full((len(X32), 1), self.base_margin, dtype=np.float32)
-        margin = np.cumsum(np.hstack([start, leaves]), axis=1, dtype=np.float32)[:, -1]
-        one = np.float32(1.0)
-        return one / (one + np.exp(-margin))
-
-
-class _FusedForests:
-    """Several forests walked together; each keeps its own float32 running sum and base."""
-
-    def __init__(self, forests: list[_XGBoostTrees]) -> None:
-        offsets = np.cumsum([0] + [len(f.left) for f in forests])[:-1]
-        self.left = np.concatenate([f.left + o for f, o in zip(forests, offsets, strict=True)])
-        self.right = np.concatenate([f.right + o for f, o in zip(forests, offsets, strict=True)])
-        self.feat = np.concatenate([f.feat for f in forests])
-        self.value = np.concatenate([f.value for f in forests])
-        self.dleft = np.concatenate([f.dleft for f in forests])
-        self.roots = np.concatenate([f.roots + o for f, o in zip(forests, offsets, strict=True)])
-        self.depth = max(f.depth for f in forests)
-        # Trees of forest f sit at columns [start_f, start_f + n_f); shorter forests are padded
-        # with a zero leaf (adding 0.0f leaves a float32 sum unchanged).
-        sizes = [len(f.roots) for f in forests]
-        longest = max(sizes)
-        pad = sum(sizes)
-        starts = np.cumsum([0, *sizes])[:-1]
-        self.layout = np.array(
-            [
-                [s + t if t < n else pad for t in range(longest)]
-                for s, n in zip(starts, sizes, strict=True)
-            ]
-        )
-        self.base = np.array([f.base_margin for f in forests], dtype=np.float32)
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        """P(positive) per row and forest: (n, forests), float32."""
-        X32 = np.asarray(X, dtype=np.float32)
-        rows = np.arange(len(X32))[:, None]
-        node = np.broadcast_to(self.roots, (len(X32), len(self.roots)))
-        for _ in range(self.depth):
-            x = X32[rows, self.feat[node]]
-            go_left = np.where(np.isnan(x), self.dleft[node], x < self.value[node])
-            node = np.where(go_left, self.left[node], self.right[node])
-        leaves = np.hstack([self.value[node], np.zeros((len(X32), 1), dtype=np.float32)])
-        stacked = leaves[:, self.layout]  # (n, forests, trees)
-        start = np.broadcast_to(self.base[None, :, None], (len(X32), len(self.base), 1))
-        margin = np.cumsum(np.concatenate([start, stacked], axis=2), axis=2, dtype=np.float32)
-        one = np.float32(1.0)
-        return one / (one + np.exp(-margin[..., -1]))
-
-
-def _compile_xgboost(est: Any) -> Step:
-    booster = est.get_booster()
-    iteration_range = est._get_iteration_range(None)
-    missing = est.missing
-    objective = str(est.get_params().get("objective") or "")
-    if not objective.startswith(("binary:logistic", "multi:softprob", "multi:softmax")):
-        raise NotCompilable(f"xgboost objective {objective!r}")
-    binary = objective.startswith("binary:")
-    forest: _XGBoostTrees | None = None
-    if binary and (missing is None or np.isnan(missing)):
-        try:
-            forest = _XGBoostTrees(booster, int(iteration_range[1]))
-        except NotCompilable:
-            forest = None
-
-    def proba(X: np.ndarray) -> np.ndarray:
-        if forest is not None:
-            result = forest(X)
-            return np.vstack((1.0 - result, result)).transpose()
-        result = booster.inplace_predict(
-            X,
-            iteration_range=iteration_range,
-            predict_type="value",
-            missing=missing,
-            validate_features=False,
-        )
-        if binary:
-            result = result.reshape(-1)
-            return np.vstack((1.0 - result, result)).transpose()
-        return result
-
-    return proba
-
-
 def _compile_logistic(est: Any) -> Step:
     from scipy.special import expit
     from sklearn.utils.extmath import softmax
@@ -353,17 +203,21 @@ def _compile_logistic(est: Any) -> Step:
 
 def _compile_estimator(est: Any, n_features: int) -> Step:
     kind = type(est).__name__
+    try:
+        tree = _tree_kind([est])
+    except NotCompilable:
+        pass
+    else:
+        return lambda X: tree.probas(X)[:, 0]
     if kind == "LGBMClassifier":
         return _compile_lightgbm(est, n_features)
-    if kind == "XGBClassifier":
-        return _compile_xgboost(est)
     if kind == "LogisticRegression":
         return _compile_logistic(est)
     return est.predict_proba
 
 
-def _compile_pipeline(pipeline: Any, n_features: int) -> tuple[Step, np.ndarray]:
-    """(scorer of the encoded matrix, class positions) for one fitted fold pipeline."""
+def _compile_pipeline(pipeline: Any, n_features: int) -> Step:
+    """The probability function of one fitted fold pipeline, step by step."""
     steps = list(getattr(pipeline, "steps", [("model", pipeline)]))
     *pre, (_, final) = steps
     transforms = [t for _, step in pre if (t := _compile_transform(step)) is not None]
@@ -372,137 +226,422 @@ def _compile_pipeline(pipeline: Any, n_features: int) -> tuple[Step, np.ndarray]
         if type(step).__name__ == "CodesOneHot" and list(step.categorical_indices):
             width = len(step.source_index_)
     predict = _compile_estimator(final, width)
-    classes = np.asarray(pipeline.classes_, dtype=int)
 
     def run(X: np.ndarray) -> np.ndarray:
         for transform in transforms:
             X = transform(X)
         return predict(X)
 
-    return run, classes
+    return run
 
 
-MemberRun = Callable[[np.ndarray], list[np.ndarray]]
+# -- whole members: all folds at once -------------------------------------------------------
 
 
-def _fold_runs(runs: list[Step]) -> MemberRun:
-    return lambda X: [run(X) for run in runs]
-
-
-def _fuse_xgboost(estimators: list[Any]) -> MemberRun:
-    """All folds' binary forests walked in one pass (one set of numpy calls, not five)."""
-    forests = []
-    for pipeline in estimators:
+def _final_estimators(pipelines: list[Any]) -> list[Any]:
+    """The folds' final estimators when nothing runs before them at predict time."""
+    out = []
+    for pipeline in pipelines:
         steps = list(getattr(pipeline, "steps", [("model", pipeline)]))
-        if len(steps) != 1 or type(steps[0][1]).__name__ != "XGBClassifier":
-            raise NotCompilable("not a bare XGBoost pipeline")
-        est = steps[0][1]
-        objective = str(est.get_params().get("objective") or "")
-        if objective != "binary:logistic" or not (est.missing is None or np.isnan(est.missing)):
-            raise NotCompilable("fused walk: binary:logistic with NaN as missing only")
-        forests.append(_XGBoostTrees(est.get_booster(), int(est._get_iteration_range(None)[1])))
-    fused = _XGBoostTrees.fuse(forests)
-    return lambda X: [np.vstack((1.0 - p, p)).transpose() for p in fused(X).T]
+        *pre, (_, final) = steps
+        if any(_compile_transform(step) is not None for _, step in pre):
+            raise NotCompilable("preprocessing before the trees")
+        out.append(final)
+    return out
 
 
-def _fuse_logistic(estimators: list[Any]) -> MemberRun:
-    """All folds' one-hot -> impute -> scale -> logistic regression as stacked arrays."""
-    from scipy.special import expit
-    from sklearn.utils.extmath import softmax
+def _softmax(raw: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis in the input's precision (as XGBoost and LightGBM do)."""
+    e = np.exp(raw - raw.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
+
+@dataclass(frozen=True)
+class _TreeKind:
+    """All folds' trees as one forest, and the link that turns its sums into probabilities."""
+
+    forest: trees.Forest
+    link: str  # "logistic", "softmax", "average", "sklearn_loss"
+    folds: int
+    width: int  # output columns per fold (1 for a binary booster)
+    divisors: np.ndarray | None = None  # average: trees per fold
+    losses: tuple[Any, ...] = ()
+
+    def probas(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities per fold: (rows, folds, classes)."""
+        raw = self.forest.raw(X).reshape(len(X), self.folds, self.width)
+        if self.link == "logistic":
+            one = raw.dtype.type(1.0)
+            p = one / (one + np.exp(-raw))
+            return np.concatenate([one - p, p], axis=2).astype(np.float64)
+        if self.link == "softmax":
+            return _softmax(raw).astype(np.float64)
+        if self.link == "average":
+            assert self.divisors is not None
+            return raw / self.divisors[None, :, None]
+        out = [
+            loss.predict_proba(raw[:, f, 0] if self.width == 1 else raw[:, f])
+            for f, loss in enumerate(self.losses)
+        ]
+        return np.stack(out, axis=1)
+
+
+def _tree_kind(estimators: list[Any]) -> _TreeKind:
+    """Compile the folds' tree estimators (all of one kind) into one forest walk."""
+    kinds = {type(est).__name__ for est in estimators}
+    if len(kinds) != 1:
+        raise NotCompilable("folds of different kinds")
+    kind = kinds.pop()
+    folds = len(estimators)
+    if kind == "XGBClassifier":
+        compiled = [trees.xgboost_forest(est) for est in estimators]
+        objectives = {objective for _, objective in compiled}
+        if len(objectives) != 1:
+            raise NotCompilable("folds with different objectives")
+        forests = [forest for forest, _ in compiled]
+        link = "logistic" if objectives.pop() == "binary:logistic" else "softmax"
+        return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
+    if kind == "LGBMClassifier":
+        compiled_lgb = [trees.lightgbm_forest(est) for est in estimators]
+        forests = [forest for forest, _ in compiled_lgb]
+        link = "logistic" if compiled_lgb[0][1] == "binary" else "softmax"
+        return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
+    if kind in ("RandomForestClassifier", "ExtraTreesClassifier"):
+        forests = [trees.sklearn_forest(est) for est in estimators]
+        widths = {f.n_outputs for f in forests}
+        if len(widths) != 1:
+            raise NotCompilable("folds with different classes")
+        divisors = np.array([len(est.estimators_) for est in estimators], dtype=np.float64)
+        return _TreeKind(
+            trees.Forest.concat(forests), "average", folds, widths.pop(), divisors=divisors
+        )
+    if kind == "HistGradientBoostingClassifier":
+        forests = [trees.hist_gb_forest(est) for est in estimators]
+        return _TreeKind(
+            trees.Forest.concat(forests),
+            "sklearn_loss",
+            folds,
+            forests[0].n_outputs,
+            losses=tuple(est._loss for est in estimators),
+        )
+    raise NotCompilable(f"no compiled forest for {kind}")
+
+
+def _fuse_trees(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    tree = _tree_kind(_final_estimators(estimators))
+    return tree.probas
+
+
+def _edge_rows(sample: np.ndarray, forests: list[trees.Forest], rows: int = 48) -> np.ndarray:
+    """Sample rows with features set exactly at (or one step beside) the trees' split values.
+
+    Where a student's value equals a threshold is where a compiled tree and its library can
+    part ways (a threshold read at another precision, ``<`` for ``<=``); random rows almost
+    never land there, real ones often do (XGBoost splits at data values: grades, ages).
+    """
+    if not forests or not len(sample):
+        return sample[:0]
+    rng = np.random.default_rng(0)
+    cuts: dict[int, list[float]] = {}
+    for forest in forests:
+        for feature, threshold in zip(*forest.splits(), strict=True):
+            cuts.setdefault(int(feature), []).append(float(threshold))
+    out = []
+    for r in range(rows):
+        row = sample[r % len(sample)].copy()
+        for feature, values in cuts.items():
+            if feature < len(row) and rng.random() < 0.5:
+                value = values[int(rng.integers(len(values)))]
+                step = (r % 3) - 1  # at the threshold, one float below, one float above
+                if step:
+                    value = float(np.nextafter(np.float32(value), np.float32(step * np.inf)))
+                row[feature] = value
+        out.append(row)
+    return np.vstack(out)
+
+
+@dataclass(frozen=True)
+class _LinearFolds:
+    """Folds of one-hot -> impute -> scale -> logistic regression as one compiled pass.
+
+    For fold f: ``((z - mean) / scale) @ coef.T + b`` with NaN cells of z set to the imputer's
+    statistics equals ``z0 @ A_f + nan @ S_f + c_f`` where z0 is z with NaN as 0,
+    ``A_f = (coef / scale).T``, ``S_f = stats[:, None] * A_f`` and
+    ``c_f = b - (mean / scale) @ coef.T``. One-hot columns are never NaN and a one-hot row has
+    a single 1 per category block, so their product is a row lookup (the ``linear`` kernel).
+    The folds' columns sit side by side, and members with the same one-hot layout stack the
+    same way (:meth:`stack`).
+    """
+
+    layout: tuple[Any, ...]
+    numeric: np.ndarray  # input columns read as numbers, in the one-hot output's order
+    cat: np.ndarray  # input columns holding category codes
+    sizes: np.ndarray
+    starts: np.ndarray  # first row of each category block in A_cat
+    A_num: np.ndarray
+    S_num: np.ndarray
+    A_cat: np.ndarray
+    c: np.ndarray
+    folds: int
+    width: int  # decision columns per fold: 1 (binary) or the number of classes
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        out = np.empty((len(X), len(self.c)))
+        kernels()["linear"](
+            X,
+            self.numeric,
+            self.A_num,
+            self.S_num,
+            self.cat,
+            self.sizes,
+            self.starts,
+            self.A_cat,
+            self.c,
+            out,
+        )
+        return out
+
+    def probas(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities per fold: (rows, folds, classes)."""
+        from scipy.special import expit
+
+        decision = self.decision(X).reshape(len(X), self.folds, self.width)
+        if self.width == 1:
+            p = expit(decision)
+            return np.concatenate([1 - p, p], axis=2)
+        return _softmax(decision)
+
+    @staticmethod
+    def stack(parts: list[_LinearFolds]) -> _LinearFolds:
+        first = parts[0]
+        if any((p.layout, p.width) != (first.layout, first.width) for p in parts):
+            raise NotCompilable("linear members differ in layout")
+        return replace(
+            first,
+            A_num=np.hstack([p.A_num for p in parts]),
+            S_num=np.hstack([p.S_num for p in parts]),
+            A_cat=np.hstack([p.A_cat for p in parts]),
+            c=np.concatenate([p.c for p in parts]),
+            folds=sum(p.folds for p in parts),
+        )
+
+
+def _linear_folds(estimators: list[Any]) -> _LinearFolds:
     names = [tuple(name for name, _ in getattr(p, "steps", [])) for p in estimators]
     if any(n != ("onehot", "impute", "scale", "model") for n in names):
         raise NotCompilable("not a one-hot/impute/scale/logistic pipeline")
     first = estimators[0].steps[0][1]
+    layout = (tuple(first.categorical_indices), tuple(first.n_categories))
+    blocks_a, blocks_s, blocks_c = [], [], []
     for p in estimators:
         onehot, impute, scale, model = (step for _, step in p.steps)
-        same = list(onehot.categorical_indices) == list(first.categorical_indices) and list(
-            onehot.n_categories
-        ) == list(first.n_categories)
+        same = (tuple(onehot.categorical_indices), tuple(onehot.n_categories)) == layout
         if not same or type(model).__name__ != "LogisticRegression":
             raise NotCompilable("folds differ in layout")
         plain = type(impute).__name__ == "SimpleImputer" and _plain_imputer(impute)
         scaler = type(scale).__name__ == "StandardScaler" and scale.with_mean and scale.with_std
         if not (plain and scaler):
             raise NotCompilable("imputer or scaler options")
-    onehot_step = _compile_onehot(first)
-    stats = np.stack([p.steps[1][1].statistics_ for p in estimators]).astype(float)
-    mean = np.stack([p.steps[2][1].mean_ for p in estimators])
-    scale = np.stack([p.steps[2][1].scale_ for p in estimators])
-    coef = np.stack([p.steps[3][1].coef_ for p in estimators])
-    intercept = np.stack([p.steps[3][1].intercept_ for p in estimators])
-    binary = coef.shape[1] == 1
+        coef = np.asarray(model.coef_, dtype=float)
+        A = (coef / scale.scale_).T
+        blocks_a.append(A)
+        blocks_s.append(np.asarray(impute.statistics_, dtype=float)[:, None] * A)
+        intercept = np.asarray(model.intercept_, dtype=float)
+        blocks_c.append(intercept - (scale.mean_ / scale.scale_) @ coef.T)
+    A_all, S_all = np.hstack(blocks_a), np.hstack(blocks_s)
+    cat = np.asarray(list(first.categorical_indices), dtype=np.intp)
+    sizes = np.asarray(list(first.n_categories), dtype=np.intp)
+    if len(cat):
+        numeric = np.asarray(first.numeric_indices_, dtype=np.intp)
+    else:  # no categories: the one-hot step passes every column through
+        numeric = np.arange(A_all.shape[0], dtype=np.intp)
+    n_num = len(numeric)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    if n_num + int(sizes.sum()) != A_all.shape[0]:
+        raise NotCompilable("one-hot width does not match the coefficients")
+    return _LinearFolds(
+        layout=layout,
+        numeric=numeric,
+        cat=cat,
+        sizes=sizes,
+        starts=starts,
+        A_num=np.ascontiguousarray(A_all[:n_num]),
+        S_num=np.ascontiguousarray(S_all[:n_num]),
+        A_cat=np.ascontiguousarray(A_all[n_num:]),
+        c=np.concatenate(blocks_c),
+        folds=len(estimators),
+        width=blocks_a[0].shape[1],
+    )
 
-    def run(X: np.ndarray) -> list[np.ndarray]:
-        Z = onehot_step(X) if onehot_step is not None else X
-        Z = np.where(np.isnan(Z)[:, None, :], stats, Z[:, None, :])
-        Z = (Z - mean) / scale
-        decision = np.einsum("nfw,fkw->fnk", Z, coef) + intercept[:, None, :]
-        if binary:
-            return [np.vstack([1 - p, p]).T for p in expit(decision[..., 0])]
-        return [softmax(d, copy=False) for d in decision]
 
-    return run
+def _fuse_logistic(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    return _linear_folds(estimators).probas
 
 
-def _compile_member(member: Any, n_features: int) -> tuple[MemberRun, list[np.ndarray]]:
-    """(scorer returning one probability matrix per fold, class positions per fold)."""
-    classes = [np.asarray(est.classes_, dtype=int) for est in member.estimators]
-    for fuse in (_fuse_xgboost, _fuse_logistic):
-        try:
-            return fuse(member.estimators), classes
-        except NotCompilable:
-            continue
-    runs = [_compile_pipeline(est, n_features)[0] for est in member.estimators]
-    return _fold_runs(runs), classes
+class _LinearGroup:
+    """Several aligned linear members in one pass: their weighted probabilities, summed."""
+
+    def __init__(self, members: list[Any], weights: list[float], n_classes: int) -> None:
+        parts = [_linear_folds(m.estimators) for m in members]
+        self.linear = _LinearFolds.stack(parts)
+        self.n_classes = n_classes
+        # weight of each fold's probabilities in the model: the member's weight over its folds
+        self.fold_weights = np.concatenate(
+            [np.full(p.folds, w / p.folds) for p, w in zip(parts, weights, strict=True)]
+        )
+        self.total = float(self.fold_weights.sum())
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.linear.width == 1:  # binary: P(positive) per fold, weighted
+            from scipy.special import expit
+
+            positive = expit(self.linear.decision(X)) @ self.fold_weights
+            return np.column_stack([self.total - positive, positive])
+        probas = self.linear.probas(X)  # (rows, folds, classes)
+        return np.tensordot(probas, self.fold_weights, axes=([1], [0]))
+
+
+class _CompiledMember:
+    """One member's class probabilities (rows x model classes), as ``Member.proba``."""
+
+    def __init__(self, member: Any, n_features: int, n_classes: int) -> None:
+        self.n_classes = n_classes
+        self.classes = [np.asarray(est.classes_, dtype=int) for est in member.estimators]
+        self.folds = len(self.classes)
+        self.aligned = all(
+            len(c) == n_classes and (c == np.arange(n_classes)).all() for c in self.classes
+        )
+        self.path = "per fold"
+        self._fused: Callable[[np.ndarray], np.ndarray] | None = None
+        self._runs: list[Step] = []
+        self.forests: list[trees.Forest] = []
+        for name, fuse in (("compiled forest", _fuse_trees), ("folded linear", _fuse_logistic)):
+            try:
+                self._fused = fuse(member.estimators)
+                self.path = name
+                break
+            except NotCompilable:
+                continue
+        owner = getattr(self._fused, "__self__", None)
+        if isinstance(owner, _TreeKind):
+            self.forests.append(owner.forest)
+        if self._fused is None:
+            self._runs = [_compile_pipeline(est, n_features) for est in member.estimators]
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self._fused is not None:
+            probas = self._fused(X)
+            if self.aligned:
+                return probas.sum(axis=1) / self.folds
+            folds = [probas[:, f] for f in range(self.folds)]
+        else:
+            folds = [run(X) for run in self._runs]
+        out = np.zeros((len(X), self.n_classes))
+        for proba, cls in zip(folds, self.classes, strict=True):
+            out[:, cls] += proba
+        return out / self.folds
+
+
+def _agrees(run: Callable[[np.ndarray], np.ndarray], expected: np.ndarray, X: np.ndarray) -> float:
+    """The largest difference from ``expected`` on ``X``, scored together and row by row."""
+    together = run(X)
+    one_by_one = np.vstack([run(X[i : i + 1]) for i in range(len(X))])
+    return float(max(np.abs(together - expected).max(), np.abs(one_by_one - expected).max()))
 
 
 class FastScorer:
-    """Class probabilities of an encoded matrix, computed as ``StudentModel`` computes them."""
+    """Class probabilities of an encoded matrix, computed as ``StudentModel`` computes them.
 
-    def __init__(self, model: Any) -> None:
+    ``paths`` says how each member is scored ("compiled forest", "folded linear", "per fold",
+    or "model" when its compiled form disagreed with the member on the sample rows).
+    """
+
+    def __init__(self, model: Any, sample: np.ndarray) -> None:
         if model.task == "regression":
             raise NotCompilable("regression models keep their own path")
         n_features = len(model.encoder.feature_names_out)
         self.n_classes = len(model.classes_)
-        self.members: list[tuple[float, MemberRun, list[np.ndarray]]] = []
-        for member, weight in zip(model.members, model.weights, strict=True):
+        self.members: list[tuple[float, Callable[[np.ndarray], np.ndarray]]] = []
+        self.paths: list[str] = []
+        compiled_members = []
+        for member in model.members:
             if member.kind != "classifier":
                 raise NotCompilable(f"{member.kind} member {member.algorithm}")
-            run, classes = _compile_member(member, n_features)
-            self.members.append((weight, run, classes))
+            compiled_members.append(_CompiledMember(member, n_features, self.n_classes))
+        forests = [f for c in compiled_members for f in c.forests]
+        #: the rows every compiled part is proven on: the caller's sample and edge cases
+        self.probe = np.vstack([sample, _edge_rows(sample, forests)])
+        sample = self.probe
+        for member, weight, compiled in zip(
+            model.members, model.weights, compiled_members, strict=True
+        ):
+            run: Callable[[np.ndarray], np.ndarray] = compiled
+            path = compiled.path
+            try:
+                worst = _agrees(compiled, member.proba(sample), sample)
+            except Exception as exc:  # a compiled step that fails is one we do not use
+                log.warning("member %s: compiled form failed (%s)", member.algorithm, exc)
+                worst = float("inf")
+            if not worst <= TOLERANCE:
+                log.warning(
+                    "member %s: compiled form differs by %.3g; using the member itself",
+                    member.algorithm,
+                    worst,
+                )
+                run, path = member.proba, "model"
+            self.members.append((weight, run))
+            self.paths.append(path)
+        self._group_linear(model, sample)
+
+    def _group_linear(self, model: Any, sample: np.ndarray) -> None:
+        """Score all aligned linear members in one pass, if that agrees with them."""
+        chosen = [
+            i
+            for i, (_, run) in enumerate(self.members)
+            if isinstance(run, _CompiledMember) and run.path == "folded linear" and run.aligned
+        ]
+        if len(chosen) < 2:
+            return
+        members = [model.members[i] for i in chosen]
+        weights = [self.members[i][0] for i in chosen]
+        try:
+            group = _LinearGroup(members, weights, self.n_classes)
+            expected = sum(w * m.proba(sample) for m, w in zip(members, weights, strict=True))
+            worst = _agrees(group, expected, sample)
+        except NotCompilable:
+            return
+        if not worst <= TOLERANCE:
+            return
+        rest = [entry for i, entry in enumerate(self.members) if i not in chosen]
+        self.members = [*rest, (1.0, group)]
+        for i in chosen:
+            self.paths[i] = "folded linear, grouped"
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        # The same operations in the same order as Member.proba and predict_proba_matrix, so
-        # the floating-point results are the model's.
         out = np.zeros((len(X), self.n_classes))
-        for weight, run, classes in self.members:
-            member = np.zeros((len(X), self.n_classes))
-            for proba, cls in zip(run(X), classes, strict=True):
-                member[:, cls] += proba
-            out += weight * (member / len(classes))
+        for weight, run in self.members:
+            out += weight * run(X)
         return out
 
 
 def compile_scorer(model: Any, sample: np.ndarray) -> FastScorer | None:
     """A FastScorer proven equal to ``model.predict_proba_matrix`` on ``sample``, or None."""
     try:
-        scorer = FastScorer(model)
+        scorer = FastScorer(model, sample)
     except NotCompilable as exc:
         log.info("fast path off: %s", exc)
         return None
-    except (AttributeError, TypeError, ValueError) as exc:
+    except Exception as exc:  # the fast path is an optimisation: never a reason not to serve
         log.warning("fast path off: cannot compile the model (%s)", exc)
         return None
     try:
-        expected = model.predict_proba_matrix(sample)
-        together = scorer(sample)
-        one_by_one = np.vstack([scorer(sample[i : i + 1]) for i in range(len(sample))])
+        worst = _agrees(scorer, model.predict_proba_matrix(scorer.probe), scorer.probe)
     except Exception as exc:  # a compiled step that fails is a compiled step we do not use
         log.warning("fast path off: compiled scorer failed on sample rows (%s)", exc)
         return None
-    worst = max(np.abs(together - expected).max(), np.abs(one_by_one - expected).max())
     if not worst <= TOLERANCE:
         log.warning("fast path off: compiled scorer differs from the model by %.3g", worst)
         return None
+    log.info("fast path on: %s", ", ".join(scorer.paths))
     return scorer

@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -19,7 +23,7 @@ from studentops.datasets.profile import Profile, load_profile
 from studentops.datasets.synthetic import generate_cohort
 from studentops.datasets.validation import validate
 from studentops.features.encode import CodesOneHot, ProfileEncoder
-from studentops.serving.fast import compile_scorer
+from studentops.serving.fast import TOLERANCE, compile_scorer
 from studentops.serving.predictor import ModelInfo, Predictor, sample_records
 from studentops.training.model import Member, StudentModel
 
@@ -55,6 +59,18 @@ def _pipelines(encoder: ProfileEncoder, X: np.ndarray, y: np.ndarray, n_classes:
         "lightgbm": Pipeline(
             [("model", lgb.LGBMClassifier(n_estimators=40, num_leaves=7, n_jobs=1, verbose=-1))]
         ),
+        "logistic_strong_penalty": Pipeline(
+            [
+                ("onehot", CodesOneHot(cat, sizes)),
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("scale", StandardScaler()),
+                ("model", LogisticRegression(C=0.05, max_iter=500)),
+            ]
+        ),
+        "hist_gb": Pipeline(
+            [("model", HistGradientBoostingClassifier(max_iter=20, random_state=0))]
+        ),
+        "extra_trees": Pipeline([("model", ExtraTreesClassifier(n_estimators=8, random_state=0))]),
         "random_forest": Pipeline(
             [
                 ("impute", SimpleImputer(strategy="median")),
@@ -64,6 +80,17 @@ def _pipelines(encoder: ProfileEncoder, X: np.ndarray, y: np.ndarray, n_classes:
     }
 
 
+NAMES = (
+    "logistic_regression",
+    "logistic_strong_penalty",
+    "xgboost",
+    "lightgbm",
+    "hist_gb",
+    "extra_trees",
+    "random_forest",
+)
+
+
 def build_model(profile: Profile, rows: int = 600) -> StudentModel:
     frame = validate(generate_cohort(profile, rows, seed=4), profile).valid
     encoder = ProfileEncoder(profile).fit(frame)
@@ -71,7 +98,7 @@ def build_model(profile: Profile, rows: int = 600) -> StudentModel:
     classes = profile.class_order()
     y = np.array([classes.index(v) for v in profile.target_values(frame)])
     members = []
-    for name in ("logistic_regression", "xgboost", "lightgbm", "random_forest"):
+    for name in NAMES:
         folds = []
         for fold in range(2):
             keep = np.arange(len(X)) % 2 != fold
@@ -81,7 +108,7 @@ def build_model(profile: Profile, rows: int = 600) -> StudentModel:
         profile=profile,
         encoder=encoder,
         members=members,
-        weights=[0.4, 0.3, 0.2, 0.1],
+        weights=[0.25, 0.1, 0.2, 0.15, 0.1, 0.1, 0.1],
         metric="roc_auc",
         cv_score=0.8,
         threshold=0.4,
@@ -94,11 +121,23 @@ def test_compiled_scorer_equals_the_model(profile_name: str) -> None:
     model = build_model(profile)
     predictor = Predictor(model, ModelInfo("m", "1", profile.name))
     assert predictor.fast is not None
+    # every member compiled, none fell back to its own predict_proba
+    assert predictor.fast.paths == [
+        "folded linear, grouped",
+        "folded linear, grouped",
+        "compiled forest",
+        "compiled forest",
+        "compiled forest",
+        "compiled forest",
+        "per fold",  # imputer before the forest: each fold imputes with its own medians
+    ]
     X = model.encode_records(sample_records(profile, predictor.features, 200, seed=5))
     expected = model.predict_proba_matrix(X)
-    np.testing.assert_allclose(predictor.fast(X), expected, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(predictor.fast(X), expected, rtol=0, atol=TOLERANCE)
     for i in range(30):
-        np.testing.assert_allclose(predictor.fast(X[i : i + 1]), expected[i : i + 1], atol=1e-7)
+        np.testing.assert_allclose(
+            predictor.fast(X[i : i + 1]), expected[i : i + 1], atol=TOLERANCE
+        )
     records = sample_records(profile, predictor.features, 5, seed=6)
     answers = predictor.predict_records(records)
     frame = pd.DataFrame.from_records(records, columns=predictor.features)

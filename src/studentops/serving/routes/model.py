@@ -30,5 +30,8 @@ async def model_info(predictor: PredictorDep) -> dict[str, Any]:
         "metrics": info.metrics,
         "risk_bands": {"high": predictor.bands.high, "medium": predictor.bands.medium},
         "fast_path": predictor.fast is not None,
+        # how each ensemble member is scored: "compiled forest", "folded linear", "per fold"
+        # or "model" (its compiled form disagreed with it on the proof rows)
+        "fast_path_members": predictor.fast.paths if predictor.fast is not None else [],
         **({"extra": info.extra} if info.extra else {}),
     }
