@@ -31,6 +31,8 @@ def kernels() -> dict[str, Any]:
         return wrap
 
     # One loop per comparison rule: a rule chosen by a flag inside the loop cost 40% more.
+    # Tree by tree, then row by row: a batch reuses each tree while it is in cache (2.5x
+    # faster on 1,000 rows than all trees per row); each output still sums its trees in order.
 
     @njit(cache=True, nogil=True)
     def leaf_lt(x, node, nodes):
@@ -73,27 +75,27 @@ def kernels() -> dict[str, Any]:
 
     @njit(cache=True, nogil=True)
     def sum_lt(X, nodes, value, roots, column, out):
-        for i in range(X.shape[0]):
-            for t in range(roots.shape[0]):
+        for t in range(roots.shape[0]):
+            for i in range(X.shape[0]):
                 out[i, column[t]] += value[leaf_lt(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
     def sum_le(X, nodes, value, roots, column, out):
-        for i in range(X.shape[0]):
-            for t in range(roots.shape[0]):
+        for t in range(roots.shape[0]):
+            for i in range(X.shape[0]):
                 out[i, column[t]] += value[leaf_le(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
     def sum_lightgbm(X, nodes, value, roots, column, out):
-        for i in range(X.shape[0]):
-            for t in range(roots.shape[0]):
+        for t in range(roots.shape[0]):
+            for i in range(X.shape[0]):
                 out[i, column[t]] += value[leaf_lightgbm(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
     def sum_le_vector(X, nodes, value, roots, column, out):
         width = value.shape[1]
-        for i in range(X.shape[0]):
-            for t in range(roots.shape[0]):
+        for t in range(roots.shape[0]):
+            for i in range(X.shape[0]):
                 node = leaf_le(X[i], roots[t], nodes)
                 start = column[t]
                 for c in range(width):
