@@ -205,6 +205,10 @@ def _read_with_timeout(stream: IO[bytes], timeout: float) -> Any:
 def main() -> None:
     """The child: read frames from stdin, write rows with an ordinary PredictionLog."""
     source, sink = sys.stdin.buffer, sys.stdout.buffer
+    # Background work: when the cores are busy, requests go first. The rows wait in the
+    # parent's bounded buffer meanwhile (counted as dropped only if that fills).
+    with contextlib.suppress(OSError):
+        os.nice(5)
     config = read_frame(source)
     if not config:
         return

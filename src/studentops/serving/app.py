@@ -234,7 +234,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.serving = state
-    app.router.routes.append(predict.json_route)
+    # First in the route list: the router tries routes in order, and this is the hot one.
+    app.router.routes.insert(0, predict.json_route)
     for module in (predict, model, admin, health):
         app.include_router(module.router)
     _install_error_handlers(app)

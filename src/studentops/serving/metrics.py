@@ -72,6 +72,7 @@ class Metrics:
             "studentops_model_reloads", "Model reload attempts.", ["outcome"], registry=r
         )
         self._served: tuple[str, str] | None = None
+        self._predicted: dict[tuple[str, Any], Any] = {}
 
     def set_model(self, name: str, version: str) -> None:
         """Mark the served model; the previous one drops to 0."""
@@ -82,7 +83,11 @@ class Metrics:
 
     def count_predictions(self, predicted: list[Any], bands: list[str]) -> None:
         if len(predicted) == 1:
-            self.predictions.labels(str(predicted[0]), bands[0]).inc()
+            key = (str(predicted[0]), bands[0])
+            series = self._predicted.get(key)
+            if series is None:  # classes x bands: a handful of series, resolved once each
+                series = self._predicted[key] = self.predictions.labels(*key)
+            series.inc()
             return
         tally: dict[tuple[str, str], int] = {}
         for p, b in zip(predicted, bands, strict=True):
@@ -116,6 +121,9 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.paths = paths
+        # (method, route, status) -> its series; bounded: routes and statuses are finite and
+        # methods are what the router accepts or "unmatched" paths' methods
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -134,8 +142,17 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             path = scope["path"] if scope["path"] in self.paths else "unmatched"
-            m = self.metrics
-            m.requests.labels(scope["method"], path, str(status)).inc()
-            m.latency.labels(path).observe(time.perf_counter() - start)
-            if status >= 400:
-                m.errors.labels(path, str(status)).inc()
+            key = (scope["method"], path, status)
+            series = self._series.get(key)
+            if series is None:  # labels() costs a lock and a dict build: resolve each once
+                m = self.metrics
+                series = self._series[key] = (
+                    m.requests.labels(scope["method"], path, str(status)),
+                    m.latency.labels(path),
+                    m.errors.labels(path, str(status)) if status >= 400 else None,
+                )
+            requests, latency, errors = series
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
+            if errors is not None:
+                errors.inc()
