@@ -21,6 +21,7 @@ model's own path.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import threading
@@ -262,11 +263,19 @@ class _TreeKind:
     """All folds' trees as one forest, and the link that turns its sums into probabilities."""
 
     forest: trees.Forest
-    link: str  # "logistic", "softmax", "average", "sklearn_loss"
+    link: str  # "logistic", "softmax", "average", "sklearn_loss", "identity" (regression)
     folds: int
     width: int  # output columns per fold (1 for a binary booster)
     divisors: np.ndarray | None = None  # average: trees per fold
     losses: tuple[Any, ...] = ()
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """Regression: the predicted value per fold, (rows, folds), in the library's dtype."""
+        raw = self.forest.raw(X)
+        if self.link == "average":
+            assert self.divisors is not None
+            return raw / self.divisors[None, :]
+        return raw
 
     def probas(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities per fold: (rows, folds, classes)."""
@@ -294,19 +303,42 @@ def _tree_kind(estimators: list[Any]) -> _TreeKind:
         raise NotCompilable("folds of different kinds")
     kind = kinds.pop()
     folds = len(estimators)
-    if kind == "XGBClassifier":
+    if kind in ("XGBClassifier", "XGBRegressor"):
         compiled = [trees.xgboost_forest(est) for est in estimators]
         objectives = {objective for _, objective in compiled}
         if len(objectives) != 1:
             raise NotCompilable("folds with different objectives")
         forests = [forest for forest, _ in compiled]
-        link = "logistic" if objectives.pop() == "binary:logistic" else "softmax"
+        objective = objectives.pop()
+        link = (
+            "identity"
+            if objective in trees.IDENTITY_XGB
+            else "logistic"
+            if objective == "binary:logistic"
+            else "softmax"
+        )
         return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
-    if kind == "LGBMClassifier":
+    if kind in ("LGBMClassifier", "LGBMRegressor"):
         compiled_lgb = [trees.lightgbm_forest(est) for est in estimators]
         forests = [forest for forest, _ in compiled_lgb]
-        link = "logistic" if compiled_lgb[0][1] == "binary" else "softmax"
+        objective = compiled_lgb[0][1]
+        link = (
+            "identity"
+            if objective in trees.IDENTITY_LGB
+            else "logistic"
+            if objective == "binary"
+            else "softmax"
+        )
         return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
+    if kind in ("RandomForestRegressor", "ExtraTreesRegressor"):
+        forests = [trees.sklearn_forest(est) for est in estimators]
+        divisors = np.array([len(est.estimators_) for est in estimators], dtype=np.float64)
+        return _TreeKind(trees.Forest.concat(forests), "average", folds, 1, divisors=divisors)
+    if kind == "HistGradientBoostingRegressor":
+        if type(estimators[0]._loss.link).__name__ != "IdentityLink":
+            raise NotCompilable("hist gradient boosting loss with a link")
+        forests = [trees.hist_gb_forest(est) for est in estimators]
+        return _TreeKind(trees.Forest.concat(forests), "identity", folds, 1)
     if kind in ("RandomForestClassifier", "ExtraTreesClassifier"):
         forests = [trees.sklearn_forest(est) for est in estimators]
         widths = {f.n_outputs for f in forests}
@@ -428,6 +460,9 @@ class _LinearFolds:
         )
 
 
+LINEAR_MODELS = ("LogisticRegression", "Ridge", "Lasso", "LinearRegression")
+
+
 def _linear_folds(estimators: list[Any]) -> _LinearFolds:
     names = [tuple(name for name, _ in getattr(p, "steps", [])) for p in estimators]
     if any(n != ("onehot", "impute", "scale", "model") for n in names):
@@ -438,17 +473,17 @@ def _linear_folds(estimators: list[Any]) -> _LinearFolds:
     for p in estimators:
         onehot, impute, scale, model = (step for _, step in p.steps)
         same = (tuple(onehot.categorical_indices), tuple(onehot.n_categories)) == layout
-        if not same or type(model).__name__ != "LogisticRegression":
+        if not same or type(model).__name__ not in LINEAR_MODELS:
             raise NotCompilable("folds differ in layout")
         plain = type(impute).__name__ == "SimpleImputer" and _plain_imputer(impute)
         scaler = type(scale).__name__ == "StandardScaler" and scale.with_mean and scale.with_std
         if not (plain and scaler):
             raise NotCompilable("imputer or scaler options")
-        coef = np.asarray(model.coef_, dtype=float)
+        coef = np.atleast_2d(np.asarray(model.coef_, dtype=float))  # Ridge/Lasso: 1-D
         A = (coef / scale.scale_).T
         blocks_a.append(A)
         blocks_s.append(np.asarray(impute.statistics_, dtype=float)[:, None] * A)
-        intercept = np.asarray(model.intercept_, dtype=float)
+        intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=float))
         blocks_c.append(intercept - (scale.mean_ / scale.scale_) @ coef.T)
     A_all, S_all = np.hstack(blocks_a), np.hstack(blocks_s)
     cat = np.asarray(list(first.categorical_indices), dtype=np.intp)
@@ -477,6 +512,8 @@ def _linear_folds(estimators: list[Any]) -> _LinearFolds:
 
 
 def _fuse_logistic(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    if any(type(p.steps[-1][1]).__name__ != "LogisticRegression" for p in estimators):
+        raise NotCompilable("not a logistic regression")
     return _linear_folds(estimators).probas
 
 
@@ -544,35 +581,78 @@ class _CompiledMember:
         return out / self.folds
 
 
+class _ValueMember:
+    """A regression member's value (rows,) as ``Member.value``; for a derived member (a
+    regression whose value is binned into classes), its class probabilities as ``Member.proba``.
+    """
+
+    def __init__(self, member: Any) -> None:
+        self.kind = member.kind
+        self.bins = member.bins
+        self.sigma = member.sigma
+        self.estimators = member.estimators
+        self.path = "per fold"
+        self.forests: list[trees.Forest] = []
+        self._fused: Callable[[np.ndarray], np.ndarray] | None = None
+        try:
+            tree = _tree_kind(_final_estimators(member.estimators))
+            self._fused, self.path, self.forests = tree.values, "compiled forest", [tree.forest]
+        except NotCompilable:
+            with contextlib.suppress(NotCompilable):
+                self._fused, self.path = _linear_folds(member.estimators).decision, "folded linear"
+
+    def value(self, X: np.ndarray) -> np.ndarray:
+        if self._fused is None:
+            return np.mean([est.predict(X) for est in self.estimators], axis=0)
+        values = self._fused(X)  # (rows, folds), each fold in its library's dtype
+        return np.mean([values[:, f] for f in range(values.shape[1])], axis=0)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        value = self.value(X)
+        if self.kind == "regressor":
+            return value
+        assert self.bins is not None
+        return self.bins.proba(value, self.sigma)
+
+
 def _agrees(run: Callable[[np.ndarray], np.ndarray], expected: np.ndarray, X: np.ndarray) -> float:
-    """The largest difference from ``expected`` on ``X``, scored together and row by row."""
+    """The largest difference from ``expected`` on ``X``, scored together and row by row,
+    relative to the value where it exceeds 1 (a predicted exam score of 87.5 computed in
+    XGBoost's float32 is only good to ~4e-6)."""
     together = run(X)
-    one_by_one = np.vstack([run(X[i : i + 1]) for i in range(len(X))])
-    return float(max(np.abs(together - expected).max(), np.abs(one_by_one - expected).max()))
+    one_by_one = np.concatenate([run(X[i : i + 1]) for i in range(len(X))])
+    scale = np.maximum(1.0, np.abs(expected))
+    return float(
+        max(
+            (np.abs(together - expected) / scale).max(),
+            (np.abs(one_by_one - expected) / scale).max(),
+        )
+    )
 
 
 class FastScorer:
-    """Class probabilities of an encoded matrix, computed as ``StudentModel`` computes them.
+    """Class probabilities (or, for regression, values) of an encoded matrix, computed as
+    ``StudentModel`` computes them.
 
     ``paths`` says how each member is scored ("compiled forest", "folded linear", "per fold",
     or "model" when its compiled form disagreed with the member on the sample rows).
     """
 
     def __init__(self, model: Any, sample: np.ndarray) -> None:
-        if model.task == "regression":
-            raise NotCompilable("regression models keep their own path")
         n_features = len(model.encoder.feature_names_out)
-        self.n_classes = len(model.classes_)
+        self.regression = model.task == "regression"
+        self.n_classes = 0 if self.regression else len(model.classes_)
         self.members: list[tuple[float, Callable[[np.ndarray], np.ndarray]]] = []
         #: per member: the function for batches over SMALL_ROWS (compiled, or the member
         #: itself where the library measured faster on a batch)
         self.batch_runs: list[Callable[[np.ndarray], np.ndarray]] = []
         self.paths: list[str] = []
-        compiled_members = []
+        compiled_members: list[_CompiledMember | _ValueMember] = []
         for member in model.members:
-            if member.kind != "classifier":
-                raise NotCompilable(f"{member.kind} member {member.algorithm}")
-            compiled_members.append(_CompiledMember(member, n_features, self.n_classes))
+            if member.kind == "classifier":
+                compiled_members.append(_CompiledMember(member, n_features, self.n_classes))
+            else:
+                compiled_members.append(_ValueMember(member))
         forests = [f for c in compiled_members for f in c.forests]
         #: the rows every compiled part is proven on: the caller's sample and edge cases
         self.probe = np.vstack([sample, _edge_rows(sample, forests)])
@@ -583,7 +663,7 @@ class FastScorer:
             run: Callable[[np.ndarray], np.ndarray] = compiled
             path = compiled.path
             try:
-                worst = _agrees(compiled, member.proba(sample), sample)
+                worst = _agrees(compiled, member.output(sample), sample)
             except Exception as exc:  # a compiled step that fails is one we do not use
                 log.warning("member %s: compiled form failed (%s)", member.algorithm, exc)
                 worst = float("inf")
@@ -593,9 +673,9 @@ class FastScorer:
                     member.algorithm,
                     worst,
                 )
-                run, path = member.proba, "model"
+                run, path = member.output, "model"
             self.members.append((weight, run))
-            self.batch_runs.append(_faster_on_batches(run, member.proba, sample))
+            self.batch_runs.append(_faster_on_batches(run, member.output, sample))
             self.paths.append(path)
         self._group_linear(model, sample)
 
@@ -625,7 +705,7 @@ class FastScorer:
             self.paths[i] = "folded linear, grouped"
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(X), self.n_classes))
+        out = np.zeros(len(X)) if self.regression else np.zeros((len(X), self.n_classes))
         if len(X) <= SMALL_ROWS:
             for weight, run in self.members:
                 out += weight * run(X)
@@ -664,7 +744,8 @@ def _faster_on_batches(
 
 
 def compile_scorer(model: Any, sample: np.ndarray) -> FastScorer | None:
-    """A FastScorer proven equal to ``model.predict_proba_matrix`` on ``sample``, or None."""
+    """A FastScorer proven equal to the model (``predict_proba_matrix``, or
+    ``predict_value_matrix`` for regression) on ``sample`` and edge rows, or None."""
     try:
         scorer = FastScorer(model, sample)
     except NotCompilable as exc:
@@ -673,8 +754,9 @@ def compile_scorer(model: Any, sample: np.ndarray) -> FastScorer | None:
     except Exception as exc:  # the fast path is an optimisation: never a reason not to serve
         log.warning("fast path off: cannot compile the model (%s)", exc)
         return None
+    expected = model.predict_value_matrix if scorer.regression else model.predict_proba_matrix
     try:
-        worst = _agrees(scorer, model.predict_proba_matrix(scorer.probe), scorer.probe)
+        worst = _agrees(scorer, expected(scorer.probe), scorer.probe)
     except Exception as exc:  # a compiled step that fails is a compiled step we do not use
         log.warning("fast path off: compiled scorer failed on sample rows (%s)", exc)
         return None

@@ -154,8 +154,13 @@ def _assemble(
 # -- XGBoost ------------------------------------------------------------------------------------
 
 
+IDENTITY_XGB = ("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror")
+IDENTITY_LGB = ("regression", "regression_l1", "huber", "fair", "quantile")
+
+
 def xgboost_forest(est: Any) -> tuple[Forest, str]:
-    """An XGBClassifier's trees and its objective ('binary:logistic' or 'multi:softprob').
+    """An XGBoost model's trees and its objective ('binary:logistic', 'multi:softprob', or a
+    regression objective whose prediction is the margin itself).
 
     XGBoost compares float32 features with ``x < threshold`` and sums float32 leaves tree by
     tree from the base margin; at a leaf, ``split_conditions`` holds the leaf value.
@@ -166,7 +171,7 @@ def xgboost_forest(est: Any) -> tuple[Forest, str]:
     booster = est.get_booster()
     learner = json.loads(booster.save_raw("json"))["learner"]
     objective = learner["objective"]["name"]
-    if objective not in ("binary:logistic", "multi:softprob", "multi:softmax"):
+    if objective not in ("binary:logistic", "multi:softprob", "multi:softmax", *IDENTITY_XGB):
         raise NotCompilable(f"xgboost objective {objective!r}")
     model = learner["gradient_booster"]
     if model.get("name") != "gbtree":
@@ -185,6 +190,8 @@ def xgboost_forest(est: Any) -> tuple[Forest, str]:
     one = np.float32(1.0)
     if objective == "binary:logistic":
         base = np.array([-np.log(one / base_scores[0] - one)], dtype=np.float32)
+    elif objective in IDENTITY_XGB:  # the base score is the margin itself
+        base = base_scores[:1].astype(np.float32)
     else:
         n_class = int(params["num_class"])
         base = (
@@ -218,7 +225,8 @@ _LGB_MISSING = {"None": 1, "Zero": 2, "NaN": 0}
 
 
 def lightgbm_forest(est: Any) -> tuple[Forest, str]:
-    """An LGBMClassifier's trees and its objective ('binary' or 'multiclass').
+    """A LightGBM model's trees and its objective ('binary', 'multiclass' or a regression
+    objective whose prediction is the raw score).
 
     LightGBM compares float64 features with ``x <= threshold``; its missing-value rule depends
     on the split's missing type (see the module docstring). Leaves are summed in float64.
@@ -226,7 +234,7 @@ def lightgbm_forest(est: Any) -> tuple[Forest, str]:
     booster = est.booster_
     dump = booster.dump_model()
     objective = str(dump.get("objective", "")).split()[0]
-    if objective not in ("binary", "multiclass"):
+    if objective not in ("binary", "multiclass", *IDENTITY_LGB):
         raise NotCompilable(f"lightgbm objective {objective!r}")
     if " sigmoid:" in str(dump.get("objective")) and "sigmoid:1" not in str(dump["objective"]):
         raise NotCompilable("lightgbm sigmoid scale other than 1")
@@ -290,6 +298,8 @@ def sklearn_forest(est: Any) -> Forest:
     """
     if getattr(est, "n_outputs_", 1) != 1:
         raise NotCompilable("multi-output forest")
+    if not hasattr(est, "n_classes_"):  # a regressor: each leaf holds the mean target
+        return _sklearn_regression_forest(est)
     n_classes = int(est.n_classes_)
     arrays = []
     for tree in est.estimators_:
@@ -313,8 +323,28 @@ def sklearn_forest(est: Any) -> Forest:
     return _assemble(arrays, [0] * len(arrays), np.zeros(n_classes), "le", np.float32, np.float64)
 
 
+def _sklearn_regression_forest(est: Any) -> Forest:
+    arrays = []
+    for tree in est.estimators_:
+        state = tree.tree_.__getstate__()
+        nodes = state["nodes"]
+        left = np.asarray(nodes["left_child"], dtype=np.int64)
+        arrays.append(
+            {
+                "feature": np.where(left < 0, 0, nodes["feature"]),
+                "threshold": nodes["threshold"],
+                "left": left,
+                "right": nodes["right_child"],
+                "missing_left": nodes["missing_go_to_left"],
+                "missing_kind": np.zeros(len(left)),
+                "value": np.asarray(state["values"], dtype=np.float64)[:, 0, 0],
+            }
+        )
+    return _assemble(arrays, [0] * len(arrays), np.zeros(1), "le", np.float32, np.float64)
+
+
 def hist_gb_forest(est: Any) -> Forest:
-    """A HistGradientBoostingClassifier's raw score: baseline plus its trees' leaf values."""
+    """A HistGradientBoosting model's raw score: baseline plus its trees' leaf values."""
     arrays = []
     columns = []
     for iteration in est._predictors:

@@ -12,10 +12,12 @@ import xgboost as xgb
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
+    RandomForestRegressor,
 )
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -25,7 +27,7 @@ from studentops.datasets.validation import validate
 from studentops.features.encode import CodesOneHot, ProfileEncoder
 from studentops.serving.fast import TOLERANCE, compile_scorer
 from studentops.serving.predictor import ModelInfo, Predictor, sample_records
-from studentops.training.model import Member, StudentModel
+from studentops.training.model import DerivedBins, Member, StudentModel
 
 
 def _pipelines(encoder: ProfileEncoder, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
@@ -155,3 +157,109 @@ def test_a_model_that_disagrees_is_not_compiled(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(model, "predict_proba_matrix", shifted)
     assert compile_scorer(model, sample) is None
+
+
+def _linear_regressor(encoder: ProfileEncoder, model: Any) -> Pipeline:
+    cat = [
+        i
+        for i, name in enumerate(encoder.feature_names_out)
+        if name in encoder.profile.categorical_features
+    ]
+    sizes = [
+        len(encoder.profile.columns[encoder.feature_names_out[i]].categories or []) for i in cat
+    ]
+    return Pipeline(
+        [
+            ("onehot", CodesOneHot(cat, sizes)),
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", model),
+        ]
+    )
+
+
+REGRESSORS: dict[str, Any] = {
+    "ridge": lambda enc: _linear_regressor(enc, Ridge(alpha=1.0)),
+    "lasso": lambda enc: _linear_regressor(enc, Lasso(alpha=0.01)),
+    "xgboost": lambda enc: Pipeline(
+        [("model", xgb.XGBRegressor(n_estimators=40, max_depth=3, n_jobs=1))]
+    ),
+    "lightgbm": lambda enc: Pipeline(
+        [("model", lgb.LGBMRegressor(n_estimators=40, num_leaves=7, n_jobs=1, verbose=-1))]
+    ),
+    "hist_gb": lambda enc: Pipeline(
+        [("model", HistGradientBoostingRegressor(max_iter=20, random_state=0))]
+    ),
+    "random_forest": lambda enc: Pipeline(
+        [("model", RandomForestRegressor(n_estimators=8, random_state=0))]
+    ),
+}
+
+
+def _regressor_members(
+    encoder: ProfileEncoder, X: np.ndarray, y: np.ndarray, kind: str, **extra: Any
+) -> list[Member]:
+    members = []
+    for name, make in REGRESSORS.items():
+        folds = []
+        for fold in range(2):
+            keep = np.arange(len(X)) % 2 != fold
+            folds.append(make(encoder).fit(X[keep], y[keep]))
+        members.append(Member(name, {}, folds, kind, **extra))  # type: ignore[arg-type]
+    return members
+
+
+def test_regression_models_are_compiled_too() -> None:
+    profile = load_profile("exams-math")
+    frame = validate(generate_cohort(profile, 600, seed=4), profile).valid
+    encoder = ProfileEncoder(profile).fit(frame)
+    X = encoder.transform(frame)
+    y = frame[profile.target.column].to_numpy(dtype=float)
+    members = _regressor_members(encoder, X, y, "regressor")
+    model = StudentModel(
+        profile=profile,
+        encoder=encoder,
+        members=members,
+        weights=[1 / len(members)] * len(members),
+        metric="r2",
+        cv_score=0.8,
+        sigma=6.0,
+    )
+    predictor = Predictor(model, ModelInfo("m", "1", profile.name))
+    assert predictor.fast is not None
+    assert predictor.fast.paths == ["folded linear"] * 2 + ["compiled forest"] * 4
+    X_new = model.encode_records(sample_records(profile, predictor.features, 200, seed=5))
+    expected = model.predict_value_matrix(X_new)
+    np.testing.assert_allclose(predictor.fast(X_new), expected, rtol=TOLERANCE, atol=0)
+    for i in range(20):
+        np.testing.assert_allclose(
+            predictor.fast(X_new[i : i + 1]), expected[i : i + 1], rtol=TOLERANCE
+        )
+
+
+def test_derived_members_are_compiled_too() -> None:
+    profile = load_profile("student-performance")
+    frame = validate(generate_cohort(profile, 600, seed=4), profile).valid
+    encoder = ProfileEncoder(profile).fit(frame)
+    X = encoder.transform(frame)
+    classes = profile.class_order()
+    source = frame[profile.target.derive.source].to_numpy(dtype=float)
+    y = np.array([classes.index(v) for v in profile.target_values(frame)])
+    bins = DerivedBins.from_profile(profile, classes).with_noise(source, y)
+    members = _regressor_members(
+        encoder, X, source, "derived", n_classes=len(classes), bins=bins, sigma=0.3
+    )
+    model = StudentModel(
+        profile=profile,
+        encoder=encoder,
+        members=members,
+        weights=[1 / len(members)] * len(members),
+        metric="f1_macro",
+        cv_score=0.6,
+    )
+    predictor = Predictor(model, ModelInfo("m", "1", profile.name))
+    assert predictor.fast is not None
+    assert "model" not in predictor.fast.paths and "per fold" not in predictor.fast.paths
+    X_new = model.encode_records(sample_records(profile, predictor.features, 200, seed=5))
+    expected = model.predict_proba_matrix(X_new)
+    np.testing.assert_allclose(predictor.fast(X_new), expected, rtol=0, atol=TOLERANCE)
