@@ -8,15 +8,16 @@ pipeline in input validation, parameter and tag lookups; even the boosters' own 
 - tree members (XGBoost, LightGBM, random forest, extra trees, HistGradientBoosting): all
   folds' trees become one flat forest walked by one compiled loop (:mod:`.trees`), then the
   library's own link (sigmoid, softmax, averaging) in its own precision;
-- linear members (one-hot -> impute -> scale -> logistic regression): all folds folded into
-  two matrix products (the scaler and intercept folded into the coefficients);
+- linear members (one-hot -> impute -> scale -> logistic, ridge or lasso regression): all
+  folds in one compiled pass (the scaler and intercept folded into the coefficients, the
+  one-hot product done as row lookups);
 - anything else: per fold, ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy
   and the estimator's own ``predict_proba`` (correct, just not faster).
 
-Every compiled member is proven on sample rows against the member itself (to 1e-7, one row at a
+Every compiled member is proven on sample rows against the member itself (to 5e-7, one row at a
 time and together) and replaced by the member's own ``proba`` if it disagrees; the whole scorer
-is proven against ``predict_proba_matrix`` once more. Regression and derived members keep the
-model's own path.
+is proven against ``predict_proba_matrix`` once more. Regression members (and members derived
+from a regression, GPA -> grade class) compile the same way to their predicted values.
 """
 
 from __future__ import annotations
