@@ -102,12 +102,7 @@ class ProcessPredictionLog(PredictionLog):
     def close(self, timeout: float = 10.0) -> None:
         if self._thread is None:
             return
-        self.flush(timeout)
-        self._stop = True
-        self._drain = True
-        self._wake.set()
-        self._thread.join(timeout)
-        self._thread = None
+        self._stop_writer(timeout)
         try:
             self._child.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -192,15 +192,20 @@ class PredictionLog:
         """Write what is buffered (up to ``timeout``), then stop the writer."""
         if self._thread is None:
             return
+        self._stop_writer(timeout)
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _stop_writer(self, timeout: float) -> None:
+        """Flush, then let the writer thread finish what it has and end."""
         self.flush(timeout)
         self._stop = True
         self._drain = True
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
         self._thread = None
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
 
     def __enter__(self) -> PredictionLog:
         return self.start()

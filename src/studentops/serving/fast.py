@@ -297,6 +297,13 @@ class _TreeKind:
         return np.stack(out, axis=1)
 
 
+def _link(objective: str, identity: tuple[str, ...], binary: str) -> str:
+    """A booster objective's link: its raw score as it is, a sigmoid, or a softmax."""
+    if objective in identity:
+        return "identity"
+    return "logistic" if objective == binary else "softmax"
+
+
 def _tree_kind(estimators: list[Any]) -> _TreeKind:
     """Compile the folds' tree estimators (all of one kind) into one forest walk."""
     kinds = {type(est).__name__ for est in estimators}
@@ -310,26 +317,12 @@ def _tree_kind(estimators: list[Any]) -> _TreeKind:
         if len(objectives) != 1:
             raise NotCompilable("folds with different objectives")
         forests = [forest for forest, _ in compiled]
-        objective = objectives.pop()
-        link = (
-            "identity"
-            if objective in trees.IDENTITY_XGB
-            else "logistic"
-            if objective == "binary:logistic"
-            else "softmax"
-        )
+        link = _link(objectives.pop(), trees.IDENTITY_XGB, "binary:logistic")
         return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
     if kind in ("LGBMClassifier", "LGBMRegressor"):
         compiled_lgb = [trees.lightgbm_forest(est) for est in estimators]
         forests = [forest for forest, _ in compiled_lgb]
-        objective = compiled_lgb[0][1]
-        link = (
-            "identity"
-            if objective in trees.IDENTITY_LGB
-            else "logistic"
-            if objective == "binary"
-            else "softmax"
-        )
+        link = _link(compiled_lgb[0][1], trees.IDENTITY_LGB, "binary")
         return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
     if kind in ("RandomForestRegressor", "ExtraTreesRegressor"):
         forests = [trees.sklearn_forest(est) for est in estimators]

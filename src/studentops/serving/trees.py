@@ -301,46 +301,36 @@ def sklearn_forest(est: Any) -> Forest:
     if not hasattr(est, "n_classes_"):  # a regressor: each leaf holds the mean target
         return _sklearn_regression_forest(est)
     n_classes = int(est.n_classes_)
-    arrays = []
-    for tree in est.estimators_:
-        state = tree.tree_.__getstate__()
-        nodes = state["nodes"]
-        values = np.asarray(state["values"], dtype=np.float64)[:, 0, :n_classes]
-        total = values.sum(axis=1, keepdims=True)
+
+    def fractions(values: np.ndarray) -> np.ndarray:
+        leaf = values[:, 0, :n_classes]
+        total = leaf.sum(axis=1, keepdims=True)
         total[total == 0] = 1.0
-        left = np.asarray(nodes["left_child"], dtype=np.int64)
-        arrays.append(
-            {
-                "feature": np.where(left < 0, 0, nodes["feature"]),
-                "threshold": nodes["threshold"],
-                "left": left,
-                "right": nodes["right_child"],
-                "missing_left": nodes["missing_go_to_left"],
-                "missing_kind": np.zeros(len(left)),
-                "value": values / total,
-            }
-        )
+        return leaf / total
+
+    arrays = [_sklearn_tree(tree, fractions) for tree in est.estimators_]
     return _assemble(arrays, [0] * len(arrays), np.zeros(n_classes), "le", np.float32, np.float64)
 
 
 def _sklearn_regression_forest(est: Any) -> Forest:
-    arrays = []
-    for tree in est.estimators_:
-        state = tree.tree_.__getstate__()
-        nodes = state["nodes"]
-        left = np.asarray(nodes["left_child"], dtype=np.int64)
-        arrays.append(
-            {
-                "feature": np.where(left < 0, 0, nodes["feature"]),
-                "threshold": nodes["threshold"],
-                "left": left,
-                "right": nodes["right_child"],
-                "missing_left": nodes["missing_go_to_left"],
-                "missing_kind": np.zeros(len(left)),
-                "value": np.asarray(state["values"], dtype=np.float64)[:, 0, 0],
-            }
-        )
+    arrays = [_sklearn_tree(tree, lambda values: values[:, 0, 0]) for tree in est.estimators_]
     return _assemble(arrays, [0] * len(arrays), np.zeros(1), "le", np.float32, np.float64)
+
+
+def _sklearn_tree(tree: Any, leaf_value: Any) -> dict[str, Any]:
+    """One fitted scikit-learn tree's arrays; ``leaf_value`` maps its (nodes, 1, k) values."""
+    state = tree.tree_.__getstate__()
+    nodes = state["nodes"]
+    left = np.asarray(nodes["left_child"], dtype=np.int64)
+    return {
+        "feature": np.where(left < 0, 0, nodes["feature"]),
+        "threshold": nodes["threshold"],
+        "left": left,
+        "right": nodes["right_child"],
+        "missing_left": nodes["missing_go_to_left"],
+        "missing_kind": np.zeros(len(left)),
+        "value": leaf_value(np.asarray(state["values"], dtype=np.float64)),
+    }
 
 
 def hist_gb_forest(est: Any) -> Forest:
