@@ -94,9 +94,7 @@ class ProcessPredictionLog(PredictionLog):
             target=self._read, name="prediction-log-reader", daemon=True
         )
         self._reader.start()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-        self._thread.start()
+        self._start_writer()
         return self
 
     def close(self, timeout: float = 10.0) -> None:

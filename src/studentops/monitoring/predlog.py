@@ -183,10 +183,13 @@ class PredictionLog:
         self._engine = make_engine(self.url)
         create_table(self._engine)
         self._insert_sql = insert_sql(self._engine)
+        self._start_writer()
+        return self
+
+    def _start_writer(self) -> None:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
-        return self
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is buffered (up to ``timeout``), then stop the writer."""
