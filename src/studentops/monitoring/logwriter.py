@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -202,6 +203,11 @@ def main() -> None:
     # parent's bounded buffer meanwhile (counted as dropped only if that fills).
     with contextlib.suppress(OSError):
         os.nice(5)
+    # The parent decides when this process ends (it closes the pipe, or dies and the pipe
+    # closes): a Ctrl-C or SIGTERM to the server's process group must not kill the writer
+    # before the parent has handed over its last rows.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     config = read_frame(source)
     if not config:
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -75,3 +76,16 @@ def test_a_dead_writer_costs_rows_not_requests(tmp_path: Path) -> None:
     log.flush(10)
     log.close()
     assert log.dropped["write_error"] == 10 and log.written == 0
+
+
+def test_a_stop_signal_to_the_server_does_not_lose_rows(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM reaches the whole process group; the writer waits for its parent."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    log = ProcessPredictionLog(url, "k", flush_interval_s=60).start()
+    log.submit([row(i) for i in range(100)])
+    log._child.send_signal(signal.SIGTERM)
+    log._child.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert log._child.poll() is None
+    log.close()
+    assert log.written == 100 and len(read_predictions(url)) == 100
