@@ -57,14 +57,29 @@ def kernels() -> dict[str, Any]:
             node = split.left if go_left else split.right
 
     @njit(cache=True, nogil=True)
-    def leaf_lightgbm(x, node, nodes):
-        """LightGBM's NumericalDecision, missing types None (1), Zero (2) and NaN (0)."""
+    def leaf_lightgbm(x, node, nodes, cat_bounds, cat_bits):
+        """LightGBM's NumericalDecision (missing types None (1), Zero (2), NaN (0)) and
+        CategoricalDecision (3: the listed categories go left; NaN and negatives go right)."""
         while True:
             split = nodes[node]
             if split.left < 0:
                 return node
             v = x[split.feature]
             kind = split.missing_kind
+            if kind == 3:
+                if v != v:
+                    node = split.right
+                    continue
+                code = int(v)  # C's truncating cast, as LightGBM's static_cast<int>
+                go_left = False
+                if code >= 0:
+                    k = int(split.threshold)
+                    start = cat_bounds[k]
+                    word = code // 32
+                    if word < cat_bounds[k + 1] - start:
+                        go_left = ((cat_bits[start + word] >> (code % 32)) & 1) == 1
+                node = split.left if go_left else split.right
+                continue
             if kind != 0 and v != v:
                 v = 0.0
             if v != v or (kind == 2 and abs(v) <= LGB_ZERO):
@@ -86,10 +101,11 @@ def kernels() -> dict[str, Any]:
                 out[i, column[t]] += value[leaf_le(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
-    def sum_lightgbm(X, nodes, value, roots, column, out):
+    def sum_lightgbm(X, nodes, cat_bounds, cat_bits, value, roots, column, out):
         for t in range(roots.shape[0]):
             for i in range(X.shape[0]):
-                out[i, column[t]] += value[leaf_lightgbm(X[i], roots[t], nodes)]
+                leaf = leaf_lightgbm(X[i], roots[t], nodes, cat_bounds, cat_bits)
+                out[i, column[t]] += value[leaf]
 
     @njit(cache=True, nogil=True)
     def sum_le_vector(X, nodes, value, roots, column, out):

@@ -22,7 +22,7 @@ The loops themselves are in :mod:`studentops.serving.kernels`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,10 @@ class Forest:
     base: np.ndarray
     rule: str  # "lt" (XGBoost), "le" (scikit-learn), "lightgbm"
     x_dtype: Any
+    # LightGBM categorical splits: node k's categories going left are the bits of
+    # cat_bits[cat_bounds[k]:cat_bounds[k + 1]]; the node's threshold holds k
+    cat_bounds: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int32))
+    cat_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
 
     @property
     def n_outputs(self) -> int:
@@ -73,7 +77,7 @@ class Forest:
 
     def splits(self) -> tuple[np.ndarray, np.ndarray]:
         """(feature, threshold) of every split node."""
-        inner = self.nodes["left"] >= 0
+        inner = (self.nodes["left"] >= 0) & (self.nodes["missing_kind"] < CATEGORICAL)
         return self.nodes["feature"][inner], self.nodes["threshold"][inner]
 
     def raw(self, X: np.ndarray) -> np.ndarray:
@@ -81,6 +85,18 @@ class Forest:
         X = np.ascontiguousarray(X, dtype=self.x_dtype)
         out = np.empty((len(X), len(self.base)), dtype=self.value.dtype)
         out[:] = self.base
+        if self.rule == "lightgbm":
+            kernels()["lightgbm"](
+                X,
+                self.nodes,
+                self.cat_bounds,
+                self.cat_bits,
+                self.value,
+                self.roots,
+                self.column,
+                out,
+            )
+            return out
         kernel = kernels()[self.rule + ("_vector" if self.value.ndim == 2 else "")]
         kernel(X, self.nodes, self.value, self.roots, self.column, out)
         return out
@@ -103,6 +119,19 @@ class Forest:
                 [f.nodes[key] + o for f, o in zip(forests, node_offsets, strict=True)]
             )
             nodes[key] = np.where(nodes[key] >= 0, links, -1)
+        # categorical sets: renumber each forest's after the ones before it
+        set_offsets = np.cumsum([0] + [len(f.cat_bounds) - 1 for f in forests])[:-1]
+        word_offsets = np.cumsum([0] + [len(f.cat_bits) for f in forests])[:-1]
+        categorical = nodes["missing_kind"] >= CATEGORICAL
+        nodes["threshold"] = np.where(
+            categorical,
+            nodes["threshold"]
+            + np.repeat(set_offsets, [len(f.nodes) for f in forests]).astype(np.float64),
+            nodes["threshold"],
+        )
+        cat_bounds = np.concatenate(
+            [[0]] + [f.cat_bounds[1:] + o for f, o in zip(forests, word_offsets, strict=True)]
+        ).astype(np.int32)
         return Forest(
             nodes=nodes,
             value=np.concatenate([f.value for f in forests]),
@@ -115,6 +144,8 @@ class Forest:
             base=np.concatenate([f.base for f in forests]),
             rule=first.rule,
             x_dtype=first.x_dtype,
+            cat_bounds=cat_bounds,
+            cat_bits=np.concatenate([f.cat_bits for f in forests]).astype(np.uint32),
         )
 
 
@@ -222,6 +253,7 @@ def xgboost_forest(est: Any) -> tuple[Forest, str]:
 # -- LightGBM -----------------------------------------------------------------------------------
 
 _LGB_MISSING = {"None": 1, "Zero": 2, "NaN": 0}
+CATEGORICAL = 3  # LightGBM categorical split: listed categories left; NaN, negative, others right
 
 
 def lightgbm_forest(est: Any) -> tuple[Forest, str]:
@@ -244,17 +276,30 @@ def lightgbm_forest(est: Any) -> tuple[Forest, str]:
     if best > 0:
         infos = infos[: best * per_iteration]
     arrays = []
+    cat_sets: list[list[int]] = []
     for info in infos:
         nodes: list[dict[str, Any]] = []
-        _flatten_lightgbm(info["tree_structure"], nodes)
+        _flatten_lightgbm(info["tree_structure"], nodes, cat_sets)
         arrays.append({key: [n[key] for n in nodes] for key in nodes[0]})
     columns = [i % per_iteration for i in range(len(infos))]
     base = np.zeros(per_iteration)
-    return _assemble(arrays, columns, base, "lightgbm", np.float64, np.float64), objective
+    forest = _assemble(arrays, columns, base, "lightgbm", np.float64, np.float64)
+    if cat_sets:
+        words = [np.zeros(max(cats) // 32 + 1, dtype=np.uint32) for cats in cat_sets]
+        for bits, cats in zip(words, cat_sets, strict=True):
+            for cat in cats:
+                bits[cat // 32] |= np.uint32(1 << (cat % 32))
+        bounds = np.cumsum([0] + [len(w) for w in words]).astype(np.int32)
+        forest = replace(forest, cat_bounds=bounds, cat_bits=np.concatenate(words))
+    return forest, objective
 
 
-def _flatten_lightgbm(node: dict[str, Any], out: list[dict[str, Any]]) -> int:
-    """Append ``node`` and its subtree depth-first; returns its index in ``out``."""
+def _flatten_lightgbm(
+    node: dict[str, Any], out: list[dict[str, Any]], cat_sets: list[list[int]]
+) -> int:
+    """Append ``node`` and its subtree depth-first; returns its index in ``out``. A categorical
+    split's categories (going left) are appended to ``cat_sets``, its threshold is their index.
+    """
     index = len(out)
     if "leaf_value" in node:
         out.append(
@@ -269,20 +314,30 @@ def _flatten_lightgbm(node: dict[str, Any], out: list[dict[str, Any]]) -> int:
             }
         )
         return index
-    if node.get("decision_type") != "<=":
-        raise NotCompilable("lightgbm categorical splits")
+    decision = node.get("decision_type")
     entry = {
         "feature": int(node["split_feature"]),
-        "threshold": float(node["threshold"]),
+        "threshold": 0.0,
         "left": -1,
         "right": -1,
         "missing_left": bool(node["default_left"]),
         "missing_kind": _LGB_MISSING[node.get("missing_type", "None")],
         "value": 0.0,
     }
+    if decision == "==":
+        cats = [int(c) for c in str(node["threshold"]).split("||") if c != ""]
+        if not cats or min(cats) < 0:
+            raise NotCompilable("lightgbm categorical split without categories")
+        entry["threshold"] = float(len(cat_sets))
+        entry["missing_kind"] = CATEGORICAL  # NaN goes right whatever the missing type
+        cat_sets.append(cats)
+    elif decision == "<=":
+        entry["threshold"] = float(node["threshold"])
+    else:
+        raise NotCompilable(f"lightgbm decision {decision!r}")
     out.append(entry)
-    entry["left"] = _flatten_lightgbm(node["left_child"], out)
-    entry["right"] = _flatten_lightgbm(node["right_child"], out)
+    entry["left"] = _flatten_lightgbm(node["left_child"], out, cat_sets)
+    entry["right"] = _flatten_lightgbm(node["right_child"], out, cat_sets)
     return index
 
 

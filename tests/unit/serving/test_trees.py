@@ -72,15 +72,35 @@ def test_compiled_forest_equals_the_library(kind: str, classes: int) -> None:
         np.testing.assert_allclose(one, expected[:20], rtol=0, atol=TOLERANCE)
 
 
-def test_lightgbm_categorical_splits_are_not_compiled() -> None:
-    X, y = data(2, seed=1)
-    X[:, 5] = np.nan_to_num(X[:, 5])
-    est = lgb.LGBMClassifier(n_estimators=20, verbose=-1, min_data_per_group=5, cat_smooth=1)
-    est.fit(X, y, categorical_feature=[5])
-    if not any("==" in str(t["tree_structure"]) for t in est.booster_.dump_model()["tree_info"]):
-        pytest.skip("LightGBM made no categorical split on this data")
-    with pytest.raises(NotCompilable, match="categorical"):
-        _tree_kind([est])
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("use_missing", [True, False])
+def test_lightgbm_categorical_splits_equal_the_library(classes: int, use_missing: bool) -> None:
+    folds = []
+    for fold in range(2):
+        X, y = data(classes, seed=fold)
+        X[:, 4] = np.random.default_rng(fold).integers(0, 40, len(X))  # many categories
+        X[::11, 4] = np.nan
+        est = lgb.LGBMClassifier(
+            n_estimators=25,
+            num_leaves=7,
+            min_data_per_group=5,
+            cat_smooth=1,
+            max_cat_to_onehot=2,
+            use_missing=use_missing,
+            verbose=-1,
+            n_jobs=1,
+        )
+        folds.append(est.fit(X, y, categorical_feature=[4, 5]))
+    dumped = str(folds[0].booster_.dump_model()["tree_info"])
+    assert "'decision_type': '=='" in dumped  # the data did make categorical splits
+    compiled = _tree_kind(folds)
+    X = np.vstack([scoring_rows(seed=9), data(classes, seed=0)[0]])
+    X[:40, 4] = np.arange(-5, 35)  # negative, known and unseen codes
+    X[40:50, 4] = 3.7  # a fraction: truncated, as LightGBM does
+    for f, est in enumerate(folds):
+        np.testing.assert_allclose(
+            compiled.probas(X)[:, f], est.predict_proba(X), rtol=0, atol=TOLERANCE
+        )
 
 
 def test_folds_of_different_libraries_are_not_fused() -> None:
