@@ -324,6 +324,11 @@ def _tree_kind(estimators: list[Any]) -> _TreeKind:
         forests = [forest for forest, _ in compiled_lgb]
         link = _link(compiled_lgb[0][1], trees.IDENTITY_LGB, "binary")
         return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
+    if kind in ("CatBoostClassifier", "CatBoostRegressor"):
+        compiled_cb = [trees.catboost_forest(est) for est in estimators]
+        forests = [forest for forest, _ in compiled_cb]
+        link = compiled_cb[0][1]
+        return _TreeKind(trees.Forest.concat(forests), link, folds, forests[0].n_outputs)
     if kind in ("RandomForestRegressor", "ExtraTreesRegressor"):
         forests = [trees.sklearn_forest(est) for est in estimators]
         divisors = np.array([len(est.estimators_) for est in estimators], dtype=np.float64)

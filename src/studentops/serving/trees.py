@@ -413,3 +413,74 @@ def hist_gb_forest(est: Any) -> Forest:
             columns.append(k)
     base = np.asarray(est._baseline_prediction, dtype=np.float64).ravel()
     return _assemble(arrays, columns, base, "le", np.float64, np.float64)
+
+
+# -- CatBoost -----------------------------------------------------------------------------------
+
+CATBOOST_LINKS = {"Logloss": "logistic", "MultiClass": "softmax", "RMSE": "identity"}
+
+
+def catboost_forest(est: Any) -> tuple[Forest, str]:
+    """A CatBoost model's oblivious trees, each expanded into a complete binary tree, and its
+    link ('logistic', 'softmax' or 'identity').
+
+    An oblivious tree of depth d tests one split per level; a student's leaf is the number
+    whose bit L says whether split L was passed (``x > border``, float32 features against
+    float32 borders). Expanded breadth-first, the leaf reached by path bits b_0..b_{d-1}
+    (root first) holds the value of leaf sum(b_L << L). CatBoost's ``scale`` multiplies the
+    leaf values, its ``bias`` is the base. NaN follows the feature's ``nan_value_treatment``.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/model.json"
+        est.save_model(path, format="json")
+        with open(path, encoding="utf-8") as handle:
+            model = json.load(handle)
+    link = CATBOOST_LINKS.get(str(est.get_all_params().get("loss_function")))
+    if link is None:
+        raise NotCompilable("catboost loss function")
+    info = model["features_info"]
+    if info.get("categorical_features") or info.get("text_features") or info.get("ctrs"):
+        raise NotCompilable("catboost categorical or text features")
+    nan_right = {
+        int(f["float_feature_index"] if "float_feature_index" in f else f["feature_index"]): (
+            f.get("nan_value_treatment") == "AsTrue"
+        )
+        for f in info.get("float_features", [])
+    }
+    scale, bias = model["scale_and_bias"]
+    base = np.atleast_1d(np.asarray(bias, dtype=np.float64))
+    dims = len(base)
+    arrays = []
+    for tree in model["oblivious_trees"]:
+        splits = tree["splits"]
+        if any(split.get("split_type") != "FloatFeature" for split in splits):
+            raise NotCompilable("catboost split on a non-float feature")
+        depth = len(splits)
+        leaves = np.asarray(tree["leaf_values"], dtype=np.float64).reshape(2**depth, dims)
+        inner = 2**depth - 1
+        level = np.floor(np.log2(np.arange(inner) + 1)).astype(np.int64)
+        features = np.array([int(split["float_feature_index"]) for split in splits], dtype=int)
+        borders = np.array([float(split["border"]) for split in splits])
+        j = np.arange(2**depth)
+        catboost_leaf = sum((((j >> (depth - 1 - b)) & 1) << b) for b in range(depth))
+        value = np.zeros((inner + 2**depth, dims))
+        value[inner:] = leaves[catboost_leaf] * float(scale)
+        children = np.arange(inner)
+        arrays.append(
+            {
+                "feature": np.r_[features[level], np.zeros(2**depth, dtype=int)],
+                "threshold": np.r_[borders[level], np.zeros(2**depth)],
+                "left": np.r_[2 * children + 1, np.full(2**depth, -1)],
+                "right": np.r_[2 * children + 2, np.full(2**depth, -1)],
+                "missing_left": np.r_[
+                    [not nan_right.get(int(f), False) for f in features[level]],
+                    np.zeros(2**depth, dtype=bool),
+                ],
+                "missing_kind": np.zeros(inner + 2**depth),
+                "value": value[:, 0] if dims == 1 else value,
+            }
+        )
+    forest = _assemble(arrays, [0] * len(arrays), base, "le", np.float32, np.float64)
+    return forest, link

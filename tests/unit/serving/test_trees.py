@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import catboost as cb
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -107,3 +108,30 @@ def test_folds_of_different_libraries_are_not_fused() -> None:
     X, y = data(2, seed=1)
     with pytest.raises(NotCompilable):
         _tree_kind([MAKERS["xgboost"]().fit(X, y), MAKERS["lightgbm"]().fit(X, y)])
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_catboost_oblivious_trees_equal_the_library(classes: int) -> None:
+    folds = [
+        cb.CatBoostClassifier(iterations=30, depth=4, verbose=0, thread_count=1).fit(
+            *data(classes, seed=fold)
+        )
+        for fold in range(2)
+    ]
+    compiled = _tree_kind(folds)
+    X = np.vstack([scoring_rows(seed=9), data(classes, seed=0)[0]])
+    for f, est in enumerate(folds):
+        np.testing.assert_allclose(
+            compiled.probas(X)[:, f], est.predict_proba(X), rtol=0, atol=TOLERANCE
+        )
+
+
+def test_catboost_regression_equals_the_library() -> None:
+    X, _ = data(2, seed=1)
+    y = np.nan_to_num(X[:, 0]) * 10 + 50
+    est = cb.CatBoostRegressor(iterations=30, depth=5, verbose=0, thread_count=1).fit(X, y)
+    compiled = _tree_kind([est])
+    X_new = np.vstack([scoring_rows(seed=9), X])
+    np.testing.assert_allclose(
+        compiled.values(X_new)[:, 0], est.predict(X_new), rtol=TOLERANCE, atol=0
+    )
