@@ -1,17 +1,18 @@
-"""A compiled scorer for a few students at a time: the model's own numbers, far faster.
+"""A compiled scorer for a trained ensemble: the model's own numbers, far faster.
 
 A trained StudentModel is an ensemble of cross-validation fold pipelines (often 15-20: three or
 four algorithms x five folds). Through scikit-learn, scoring one student costs about 1 ms per
 pipeline in input validation, parameter and tag lookups; even the boosters' own predictors cost
 20-150 us a call. For the API's single-student path each member is compiled once, at load:
 
-- tree members (XGBoost, LightGBM, random forest, extra trees, HistGradientBoosting): all
+- tree members (XGBoost, LightGBM, CatBoost, random forests, HistGradientBoosting): all
   folds' trees become one flat forest walked by one compiled loop (:mod:`.trees`), then the
   library's own link (sigmoid, softmax, averaging) in its own precision;
 - linear members (one-hot -> impute -> scale -> logistic, ridge or lasso regression): all
   folds in one compiled pass (the scaler and intercept folded into the coefficients, the
   one-hot product done as row lookups);
-- anything else: per fold, ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy
+- anything else (k-NN, native categorical splits of XGBoost or HistGradientBoosting): per
+  fold, ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy
   and the estimator's own ``predict_proba`` (correct, just not faster).
 
 Every compiled member is proven on sample rows against the member itself (to 5e-7, one row at a

@@ -6,15 +6,17 @@ walk still pays ~1 us per numpy call per tree level. A compiled loop over flat a
 hundreds of trees for one row in a few microseconds. Every library's trees become the same
 arrays; what differs between them is kept exactly:
 
-- the input precision (XGBoost and scikit-learn trees compare float32 features, LightGBM and
-  HistGradientBoosting float64) and the comparison (XGBoost ``x < t``, the others ``x <= t``);
+- the input precision (XGBoost, CatBoost and scikit-learn trees compare float32 features,
+  LightGBM and HistGradientBoosting float64) and the comparison (XGBoost ``x < t``, the
+  others ``x <= t``; CatBoost's ``x > border`` is the right branch of ``x <= border``);
 - where a missing value goes (``missing_kind``: 0 = NaN takes the node's default side;
-  1 = LightGBM "None": NaN is read as 0; 2 = LightGBM "Zero": NaN and 0 take the default side);
+  1 = LightGBM "None": NaN is read as 0; 2 = LightGBM "Zero": NaN and 0 take the default side;
+  3 = a LightGBM categorical split: listed codes left, NaN, negative and unseen codes right);
 - the precision of the running sum (XGBoost sums leaves in float32, tree by tree).
 
-Only plain numeric splits are compiled; a categorical split raises NotCompilable and the
+Native categorical splits of XGBoost and HistGradientBoosting raise NotCompilable and the
 member keeps its library's predictor. The caller proves every compiled forest against the
-library on sample rows before using it (see :mod:`studentops.serving.fast`).
+library on sample and edge rows before using it (see :mod:`studentops.serving.fast`).
 
 The loops themselves are in :mod:`studentops.serving.kernels`.
 """
