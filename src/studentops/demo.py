@@ -112,8 +112,11 @@ def run_demo(
     table = Table("rank", "student", "predicted", "risk", "band", "top reasons")
     labels = profile.target.labels or {}
     for item in top:
+        # Contributions are in risk probability; shown in percentage points, as a student
+        # whose risk is already near its ceiling gets reasons worth fractions of a point.
         reasons = "; ".join(
-            f"{r['feature']}={r.get('label') or _short(r['value'])} ({r['contribution']:+.2f})"
+            f"{r['feature']}={r.get('label') or _short(r['value'])} "
+            f"({100 * r['contribution']:+.2f} pts)"
             for r in item["reasons"].get("up", [])[:3]
         )
         pred = item["prediction"]
