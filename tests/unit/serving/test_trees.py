@@ -15,7 +15,8 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 
-from studentops.serving.fast import TOLERANCE, _tree_kind
+from studentops.serving.fast import TOLERANCE
+from studentops.serving.forests import tree_kind
 from studentops.serving.trees import NotCompilable
 
 
@@ -62,7 +63,7 @@ def test_compiled_forest_equals_the_library(kind: str, classes: int) -> None:
     for fold in range(3):
         X, y = data(classes, seed=fold)
         folds.append(MAKERS[kind]().fit(X, y))
-    compiled = _tree_kind(folds)
+    compiled = tree_kind(folds)
     X = np.vstack([scoring_rows(seed=9), data(classes, seed=0)[0]])
     probas = compiled.probas(X)
     assert probas.shape == (len(X), 3, classes)
@@ -94,7 +95,7 @@ def test_lightgbm_categorical_splits_equal_the_library(classes: int, use_missing
         folds.append(est.fit(X, y, categorical_feature=[4, 5]))
     dumped = str(folds[0].booster_.dump_model()["tree_info"])
     assert "'decision_type': '=='" in dumped  # the data did make categorical splits
-    compiled = _tree_kind(folds)
+    compiled = tree_kind(folds)
     X = np.vstack([scoring_rows(seed=9), data(classes, seed=0)[0]])
     X[:40, 4] = np.arange(-5, 35)  # negative, known and unseen codes
     X[40:50, 4] = 3.7  # a fraction: truncated, as LightGBM does
@@ -107,7 +108,7 @@ def test_lightgbm_categorical_splits_equal_the_library(classes: int, use_missing
 def test_folds_of_different_libraries_are_not_fused() -> None:
     X, y = data(2, seed=1)
     with pytest.raises(NotCompilable):
-        _tree_kind([MAKERS["xgboost"]().fit(X, y), MAKERS["lightgbm"]().fit(X, y)])
+        tree_kind([MAKERS["xgboost"]().fit(X, y), MAKERS["lightgbm"]().fit(X, y)])
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -118,7 +119,7 @@ def test_catboost_oblivious_trees_equal_the_library(classes: int) -> None:
         )
         for fold in range(2)
     ]
-    compiled = _tree_kind(folds)
+    compiled = tree_kind(folds)
     X = np.vstack([scoring_rows(seed=9), data(classes, seed=0)[0]])
     for f, est in enumerate(folds):
         np.testing.assert_allclose(
@@ -130,7 +131,7 @@ def test_catboost_regression_equals_the_library() -> None:
     X, _ = data(2, seed=1)
     y = np.nan_to_num(X[:, 0]) * 10 + 50
     est = cb.CatBoostRegressor(iterations=30, depth=5, verbose=0, thread_count=1).fit(X, y)
-    compiled = _tree_kind([est])
+    compiled = tree_kind([est])
     X_new = np.vstack([scoring_rows(seed=9), X])
     np.testing.assert_allclose(
         compiled.values(X_new)[:, 0], est.predict(X_new), rtol=TOLERANCE, atol=0
