@@ -27,7 +27,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -107,55 +106,26 @@ def worker_main(args: argparse.Namespace) -> None:
 # -- harness --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _load_redis_local() -> Any:
+    """The tests' local redis-server helper (tests/integration/redis_local.py), by path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "tests" / "integration" / "redis_local.py"
+    spec = importlib.util.spec_from_file_location("studentops_bench_redis_local", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextlib.contextmanager
 def redis_server(folder: Path) -> Iterator[tuple[str, int]]:
-    import redis
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server not found: apt-get install redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
+    """A local redis-server for the run: (url, pid)."""
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}", proc.pid
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(10)
+        with _load_redis_local().redis_server(folder) as (url, proc):
+            yield url, proc.pid
+    except RuntimeError as exc:
+        sys.exit(str(exc))
 
 
 def process_cpu_s(pid: int) -> float:

@@ -7,12 +7,10 @@ it: ``.ci/run``); moto runs in-process (its threaded server mode).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
-import shutil
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,55 +19,29 @@ import pytest
 import redis
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _load_redis_local() -> Any:
+    """tests/integration/redis_local.py, imported by path (whatever pytest's import mode)."""
+    name = "studentops_tests_redis_local"
+    if name not in sys.modules:
+        path = Path(__file__).parent.parent / "redis_local.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+redis_local = _load_redis_local()
+free_port = redis_local.free_port
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis://127.0.0.1:<port>`` of a throw-away redis-server (no persistence)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if redis_local.binary() is None:
         pytest.skip("redis-server binary not found (apt-get install redis-server)")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(10)
+    with redis_local.redis_server(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
 
 
 @pytest.fixture
