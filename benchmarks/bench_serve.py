@@ -216,23 +216,22 @@ def prepare(home: Path, profile_name: str, budget: float, rows: int) -> dict[str
     }
 
 
-def bench_studentops(env: dict[str, str], profile: str, args: Any, work: Path) -> dict[str, Any]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "studentops"),
-            "serve",
-            "--profile",
-            profile,
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
+def start_server(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A venv command as the leader of its own process group (so ``stop`` gets its workers)."""
+    return subprocess.Popen(
+        [str(VENV_BIN / command[0]), *command[1:]],
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+    )
+
+
+def bench_studentops(env: dict[str, str], profile: str, args: Any, work: Path) -> dict[str, Any]:
+    port = free_port()
+    proc = start_server(
+        ["studentops", "serve", "--profile", profile, "--port", str(port), "--workers", "2"],
+        env,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -250,27 +249,8 @@ def bench_studentops(env: dict[str, str], profile: str, args: Any, work: Path) -
 
 def bench_mlflow(env: dict[str, str], uri: str, args: Any, work: Path) -> dict[str, Any]:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            uri,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = ["mlflow", "models", "serve", "-m", uri, "--env-manager", "local"]
+    proc = start_server([*command, "-h", "127.0.0.1", "-p", str(port), "--workers", "2"], env)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/ping", 300, proc)
