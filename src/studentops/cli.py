@@ -17,7 +17,17 @@ import typer
 
 from studentops.errors import StudentOpsError
 
-PARTS = ("datasets", "training", "registry", "serving", "streaming", "monitoring", "events")
+PARTS = (
+    "datasets",
+    "training",
+    "registry",
+    "serving",
+    "streaming",
+    "monitoring",
+    "events",
+    "monitoring.alerts",
+    "monitoring.retraining",
+)
 
 app = typer.Typer(
     name="studentops",

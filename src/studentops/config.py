@@ -91,6 +91,37 @@ class Settings(BaseSettings):
     stream_dead_letter: str | None = Field(
         None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
     )
+    # -- alerts and retraining (docs/alerts.md) ------------------------------------------------
+    alert_channels: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Alert channels (smtp, ses, webhook, file); none: a local file and console.",
+    )
+    alert_rules: list[dict[str, Any]] | None = Field(
+        None, description="Alert rules over monitoring results; None: the built-in rules."
+    )
+    alert_sender: str | None = Field(None, description="From address of alert e-mail.")
+    alert_ses_region: str | None = Field(None, description="SES region; default: aws_region.")
+    alert_file: Path | None = Field(
+        None, description="File of the local alert channel; default: home/alerts/alerts.jsonl."
+    )
+    alert_report_url: str | None = Field(
+        None, description="Base URL where monitoring reports are published (links in alerts)."
+    )
+    alert_retries: int = Field(3, ge=0, description="Extra attempts of a failed channel.")
+    alert_backoff_s: float = Field(1.0, ge=0, description="First retry delay (doubles each time).")
+    retrain_window_days: float = Field(
+        365.0, gt=0, description="Newly labelled rows younger than this join the training data."
+    )
+    retrain_eval_share: float = Field(
+        0.3, gt=0, lt=1, description="Most recent share of new labelled rows kept for evaluation."
+    )
+    retrain_min_eval_rows: int = Field(
+        50, ge=1, description="Fewer recent labelled rows than this: no retraining decision."
+    )
+    retrain_include_original: bool = Field(
+        True, description="Train the challenger on the original data plus the new rows."
+    )
+    retrain_budget_s: float = Field(120.0, gt=0, description="Challenger training budget, s.")
     seed: int = 42
 
     @property
