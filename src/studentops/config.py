@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     alert_report_url: str | None = Field(
         None, description="Base URL where monitoring reports are published (links in alerts)."
     )
+    alert_metrics_url: str | None = Field(
+        None, description="The API's /metrics URL, read for prediction-log rows dropped."
+    )
     alert_retries: int = Field(3, ge=0, description="Extra attempts of a failed channel.")
     alert_backoff_s: float = Field(1.0, ge=0, description="First retry delay (doubles each time).")
     retrain_window_days: float = Field(

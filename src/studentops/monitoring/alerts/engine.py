@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from studentops.config import Settings
     from studentops.monitoring.alerts.channels import Channel
     from studentops.monitoring.alerts.delivery import Delivery, DeliveryResult
+    from studentops.monitoring.results import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -238,3 +239,45 @@ def announce(
         retries=settings.alert_retries,
         backoff_s=settings.alert_backoff_s,
     )
+
+
+def alert_on_check(
+    settings: Settings,
+    result: CheckResult,
+    *,
+    now: datetime | None = None,
+    channels: list[Channel] | None = None,
+    health: bool = True,
+) -> AlertRun:
+    """The step monitoring calls after each check: observations from the check (and the
+    services' health), rules, state, notifications. Returns before any channel answers.
+
+    The champion's registered test metrics are the reference of ``performance_drop``.
+    """
+    from studentops.monitoring.alerts.observations import (
+        health_observations,
+        observations_from_check,
+        report_link,
+    )
+
+    reference = _reference_metrics(settings, result)
+    observations = observations_from_check(
+        result, reference, report_link(result, settings.alert_report_url)
+    )
+    if health:
+        observations += health_observations(settings, result.profile, now)
+    return raise_alerts(settings, result.profile, observations, now=now, channels=channels)
+
+
+def _reference_metrics(settings: Settings, result: CheckResult) -> dict[str, float]:
+    from studentops.registry.models import get_version
+    from studentops.registry.tracking import client_for
+
+    if not result.model_name or not result.model_version:
+        return {}
+    try:
+        version = get_version(client_for(settings), result.model_name, result.model_version)
+    except Exception as exc:  # no registry at hand: drops are simply not observed
+        log.warning("no reference metrics for %s: %s", result.model_name, exc)
+        return {}
+    return dict(version.test_metrics)

@@ -65,6 +65,15 @@ alert_history = Table(
     Column("detail", Text),
 )
 
+alert_counters = Table(
+    "alert_counters",
+    metadata,
+    Column("profile", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class AlertState:
@@ -147,6 +156,23 @@ class AlertStore:
         )
         with self.engine.begin() as conn:
             conn.execute(update(alert_state).where(key).values(last_sent=at))
+
+    def counter(self, profile: str, name: str) -> float | None:
+        """The last value seen of a cumulative counter (None: never seen)."""
+        query = select(alert_counters.c.value).where(
+            and_(alert_counters.c.profile == profile, alert_counters.c.name == name)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def set_counter(self, profile: str, name: str, value: float, at: datetime) -> None:
+        key = and_(alert_counters.c.profile == profile, alert_counters.c.name == name)
+        with self.engine.begin() as conn:
+            done = conn.execute(update(alert_counters).where(key).values(value=value, at=at))
+            if not done.rowcount:
+                conn.execute(
+                    insert(alert_counters).values(profile=profile, name=name, value=value, at=at)
+                )
 
     def record(
         self,
