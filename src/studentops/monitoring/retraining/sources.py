@@ -59,7 +59,13 @@ def new_labelled_rows(settings: Settings, profile: str) -> pd.DataFrame:
             f"outcomes for '{prof.name}' match no logged prediction (keys differ: same "
             "pseudonym_key on both sides?)"
         )
-    rows = pd.DataFrame([_features(v) for v in joined["features"]])
+    # Sensitive columns are not features; outcomes carry them for the fairness audit.
+    rows = pd.DataFrame(
+        [
+            {**(g or {}), **_features(v)}
+            for v, g in zip(joined["features"], joined["groups"], strict=True)
+        ]
+    )
     rows[prof.target.column] = joined["outcome"].to_numpy()
     rows["labelled_at"] = pd.to_datetime(joined["observed_at"], utc=True).to_numpy()
     return rows.sort_values("labelled_at", kind="stable").reset_index(drop=True)
