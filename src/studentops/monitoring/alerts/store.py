@@ -98,6 +98,20 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def open_engine(url: str) -> Engine:
+    """The monitoring database's engine; a SQLite file's folder is created first."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from studentops.monitoring.predlog import make_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+    return make_engine(url)
+
+
 class AlertStore:
     """Read and write alert state and history.
 
@@ -106,9 +120,7 @@ class AlertStore:
     """
 
     def __init__(self, url: str) -> None:
-        from studentops.monitoring.predlog import make_engine
-
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = open_engine(url)
         metadata.create_all(self.engine, checkfirst=True)
 
     def close(self) -> None:

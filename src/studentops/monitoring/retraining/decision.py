@@ -135,9 +135,9 @@ class RetrainDecision:
 
 def store_decision(url: str, decision: RetrainDecision) -> None:
     """Append the decision to ``retrain_decisions`` in the monitoring database."""
-    from studentops.monitoring.predlog import make_engine
+    from studentops.monitoring.alerts.store import open_engine
 
-    engine = make_engine(url)
+    engine = open_engine(url)
     try:
         metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:
@@ -168,9 +168,9 @@ def read_decisions(url: str, profile: str | None = None, limit: int = 20) -> lis
     """Latest decisions first, as dicts (``gates`` decoded)."""
     from sqlalchemy import select
 
-    from studentops.monitoring.predlog import make_engine
+    from studentops.monitoring.alerts.store import open_engine
 
-    engine = make_engine(url)
+    engine = open_engine(url)
     try:
         metadata.create_all(engine, checkfirst=True)
         query = select(retrain_decisions).order_by(retrain_decisions.c.at.desc()).limit(limit)
