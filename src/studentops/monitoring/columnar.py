@@ -101,9 +101,10 @@ def sync(
         chunk_rows: rows read per query (memory: about 1 KB a row while parsing).
     """
     from studentops.monitoring.predlog import create_table, make_engine
+    from studentops.registry.tracking import with_installed_driver
 
     profiles = dict(profiles or {})
-    engine = make_engine(url)
+    engine = make_engine(with_installed_driver(url))
     copied = 0
     try:
         create_table(engine)
