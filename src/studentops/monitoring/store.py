@@ -191,8 +191,9 @@ class MonitorStore:
     def engine(self) -> Engine:
         if self._engine is None:
             from studentops.monitoring.predlog import make_engine
+            from studentops.registry.tracking import with_installed_driver
 
-            self._engine = make_engine(self.url)
+            self._engine = make_engine(with_installed_driver(self.url))
             create_tables(self._engine)
         return self._engine
 

@@ -7,8 +7,11 @@ a tenth of a standard deviation on average". Threshold 0.1: Evidently's default 
 ``wasserstein`` test (evidently 0.7, ``calculations/stattests/wasserstein_distance_norm.py``).
 Matches ``scipy.stats.wasserstein_distance`` on the same samples (tested).
 
-Noise floor: for a location shift W1 is the difference of means, whose standard error is
-``sd * sqrt(1/n + 1/N)``; the floor is the normal q-quantile of that, in sd units.
+Noise floor: with no change, ``sqrt(n) * W1 / sd`` converges to the integral of a Brownian
+bridge's absolute value (del Barrio, Gine & Matran, Ann. Probab. 27(2), 1999); its 99th
+percentile, simulated here for normal, exponential and uniform data (n = 400, N = 20,000), is
+2.7. The floor is ``(z_q + 0.5) * sqrt(1/n + 1/N)`` in sd units (2.83 at q = 0.99), which
+covers those simulations.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ def statistic(reference_quantiles: np.ndarray, current_quantiles: np.ndarray, sd
 
 
 def noise_floor(k: int | None, n: int, n_reference: int, q: float = 0.99) -> float:
-    """The normalised W1 a location shift reaches by chance with probability ``1 - q``."""
+    """The normalised W1 reached by chance with probability about ``1 - q`` (no change)."""
     from scipy.stats import norm
 
     if n <= 0:
         return float("inf")
-    return float(norm.ppf(q) * math.sqrt(1.0 / n + 1.0 / max(n_reference, 1)))
+    return float((norm.ppf(q) + 0.5) * math.sqrt(1.0 / n + 1.0 / max(n_reference, 1)))
