@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from studentops.config import Settings
+from studentops.demo_alerts import run_alerts_demo
 
 console = Console()
 
@@ -129,6 +130,7 @@ def run_demo(
             reasons,
         )
     console.print(table)
+    alerts = run_alerts_demo(settings, profile, folder, rows=rows, budget_s=budget_s, seed=seed)
     console.print(
         "\nMLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
         f"{settings.mlflow_tracking_uri}\n"
@@ -141,6 +143,7 @@ def run_demo(
         "promoted": decision.promoted,
         "scored": scored.accepted,
         "top": top,
+        "alerts": alerts,
     }
 
 

@@ -261,7 +261,7 @@ def retrain(
     )
     store_decision(settings.prediction_log, decision)
     tag_versions(client, name, decision)
-    log.warning("retraining %s: %s (%.1fs)", profile.name, reason, time.perf_counter() - started)
+    log.info("retraining %s: %s (%.1fs)", profile.name, reason, time.perf_counter() - started)
     delivery = None
     if announce:
         from studentops.monitoring.alerts.engine import announce as send
