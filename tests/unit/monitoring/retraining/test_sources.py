@@ -52,3 +52,18 @@ def test_latest_prediction_per_student_joined_with_its_outcome(tmp_path: Path) -
     assert list(got["Age at enrollment"]) == [30, 20]  # s1's latest prediction
     assert got["Nacionality"].iloc[0] == "1"  # sensitive values come with the outcome
     assert "student_key" not in got.columns and "s1" not in got.to_string()
+
+
+def test_stored_classes_go_back_to_raw_target_values() -> None:
+    from studentops.datasets.profile import load_profile
+    from studentops.datasets.validation import validate
+    from studentops.monitoring.retraining.sources import raw_targets
+
+    binary = load_profile(PROFILE)  # Enrolled and Graduate both map to "Not dropout"
+    assert raw_targets(binary, ["Dropout", "Not dropout"]) == ["Dropout", "Enrolled"]
+    assert raw_targets(load_profile("student-performance"), ["4", "0"]) == ["4", "0"]
+    from studentops.datasets.synthetic import generate_cohort
+
+    frame = generate_cohort(binary, 50, seed=1)
+    frame["Target"] = raw_targets(binary, [str(v) for v in binary.target_values(frame)])
+    assert validate(frame, binary).rejected == 0
