@@ -70,6 +70,7 @@ def new_labelled_rows(settings: Settings, profile: str) -> pd.DataFrame:
     from studentops.monitoring.store import MonitorStore
 
     prof = load_profile(profile, settings.profiles_dir)
+    settings.ensure_home()  # the default store is a SQLite file there
     with MonitorStore(settings.prediction_log) as store:
         outcomes = store.read_outcomes(prof.name)
     if outcomes.empty:
