@@ -220,7 +220,7 @@ _MEASURE_NAMES = {
 }
 
 
-def fairness_tables(fairness: dict[str, Any]) -> list[Block]:
+def fairness_tables(fairness: dict[str, Any], digits: int = 3) -> list[Block]:
     """The audit as tables: one per attribute and per judged intersection."""
     out: list[Block] = []
     measures = [m for m in _MEASURE_NAMES if _any_has(fairness, m)]
@@ -244,11 +244,13 @@ def fairness_tables(fairness: dict[str, Any]) -> list[Block]:
                         str(group),
                         size,
                         str(fig.get("positives", "–")),
-                        *[with_interval(fig.get(m)) for m in measures],
+                        *[with_interval(fig.get(m), digits) for m in measures],
                     ]
                 )
             gaps = tab.get("gaps") or {}
-            rows.append(["**largest gap**", "", "", *[_gap_cell(gaps.get(m)) for m in measures]])
+            rows.append(
+                ["**largest gap**", "", "", *[_gap_cell(gaps.get(m), digits) for m in measures]]
+            )
             small = [g for g, f in tab["groups"].items() if f.get("small")]
             caption = f"{name}" + (
                 f"; small groups (fewer than {size} students, listed, not judged): "
@@ -273,11 +275,11 @@ def _any_has(fairness: dict[str, Any], measure: str) -> bool:
     )
 
 
-def _gap_cell(gap: dict[str, Any] | None) -> str:
+def _gap_cell(gap: dict[str, Any] | None, digits: int = 3) -> str:
     if not gap:
         return "–"
-    interval = f"[{num(gap['low'])}, {num(gap['high'])}]"
-    return f"{num(gap['gap'])} {interval} ({gap['high_group']} vs {gap['low_group']})"
+    interval = f"[{num(gap['low'], digits)}, {num(gap['high'], digits)}]"
+    return f"{num(gap['gap'], digits)} {interval} ({gap['high_group']} vs {gap['low_group']})"
 
 
 def fairness_section(card: dict[str, Any]) -> list[Block]:

@@ -297,7 +297,7 @@ def register_challenger(
             float("nan") if fairness_gap is None else float(fairness_gap)
         ),
     }
-    tags.update(_fairness_tags(fairness_figure))
+    tags.update(fairness_tags(fairness_figure))
     if algorithm:
         tags[f"{TAG}algorithm"] = algorithm
     if data_fingerprint:
@@ -309,7 +309,7 @@ def register_challenger(
     return get_version(client, name, mv.version)
 
 
-def _fairness_tags(figure: Mapping[str, Any] | None) -> dict[str, str]:
+def fairness_tags(figure: Mapping[str, Any] | None) -> dict[str, str]:
     """The gate's figure as version tags: interval bounds and a one-line description."""
     if not figure:
         return {}
