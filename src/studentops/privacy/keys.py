@@ -75,8 +75,7 @@ def rotate_key(settings: Settings, new_key: SecretStr | str, ids: Iterable[Any])
     """
     from sqlalchemy import bindparam, func, select, update
 
-    from studentops.monitoring.predlog import make_engine
-    from studentops.privacy.retention import Removal, _drop_columnar, _existing, _table
+    from studentops.privacy.retention import Removal, _drop_columnar, _engine, _existing, _table
 
     new = new_key if isinstance(new_key, SecretStr) else SecretStr(new_key)
     if not new.get_secret_value():
@@ -88,7 +87,7 @@ def rotate_key(settings: Settings, new_key: SecretStr | str, ids: Iterable[Any])
     targets = set(mapping.values())
     rekeyed: dict[str, int] = {}
     unmatched: dict[str, int] = {}
-    engine = make_engine(settings.prediction_log)
+    engine = _engine(settings)
     try:
         present = _existing(engine)
         with engine.begin() as conn:

@@ -66,8 +66,11 @@ def keys_for(student_id: Any, settings: Settings) -> list[str]:
 
 def _engine(settings: Settings) -> Engine:
     from studentops.monitoring.predlog import make_engine
+    from studentops.registry.tracking import with_installed_driver
 
-    return make_engine(settings.prediction_log)
+    if not settings.prediction_log_url:
+        settings.ensure_home()  # the default SQLite file lives there
+    return make_engine(with_installed_driver(settings.prediction_log))
 
 
 def _existing(engine: Engine) -> set[str]:
