@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib.util
 import sys
+from pathlib import Path
 from typing import Any
 
 from studentops.config import load_settings
