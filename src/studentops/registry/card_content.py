@@ -235,14 +235,15 @@ def fairness_tables(fairness: dict[str, Any], digits: int = 3) -> list[Block]:
                 out.append(text(f"{name}: {tab.get('error', 'not audited')}"))
                 continue
             rows = []
-            for group, fig in tab["groups"].items():
+            by_size = sorted(tab["groups"].items(), key=lambda item: -item[1]["count"])
+            for group, fig in by_size:
                 if kind == "intersection" and fig.get("small"):
                     continue
-                size = f"{fig['count']:,}" + (" (small)" if fig.get("small") else "")
+                students = f"{fig['count']:,}" + (" (small)" if fig.get("small") else "")
                 rows.append(
                     [
                         str(group),
-                        size,
+                        students,
                         str(fig.get("positives", "–")),
                         *[with_interval(fig.get(m), digits) for m in measures],
                     ]

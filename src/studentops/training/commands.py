@@ -182,9 +182,20 @@ def train_cmd(
         f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
     )
     console.print(_metrics_table(result.test_metrics, result.metric))
-    gap = (result.fairness or {}).get("max_gap")
-    if gap is not None:
-        console.print(f"fairness max gap {gap:.4f} (allowed {settings.fairness_max_gap:.4f})")
+    if outcome.version is not None:
+        from studentops.registry.models import fairness_gate
+
+        v = outcome.version
+        gate = fairness_gate(
+            v.fairness_gap,
+            v.fairness_low,
+            v.fairness_high,
+            settings.fairness_max_gap,
+            detail=v.fairness_detail,
+        )
+        console.print(
+            f"fairness gate {'would pass' if gate.passed else 'would FAIL'}: {gate.detail}"
+        )
     console.print(f"reports: {result.artifacts_dir}")
     console.print(f"MLflow run {outcome.run_id} ({settings.mlflow_tracking_uri})")
     if outcome.version is not None:
