@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studentops.datasets.profile import category_key
-from studentops.training.uncertainty import LEVEL, auc, bootstrap_interval, newcombe, wilson
+from studentops.training.uncertainty import (
+    LEVEL,
+    auc,
+    bootstrap_auc,
+    newcombe,
+    percentile_interval,
+    wilson,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,7 +164,7 @@ def group_figures(
         pos, neg = int(y_flag.sum()), int((~y_flag).sum())
         judged = not small and min(pos, neg) >= min_denominator
         low, high = (
-            bootstrap_interval(lambda i: auc(y_flag[i], r[i]), len(r), level=level, seed=seed)
+            percentile_interval(bootstrap_auc(y_flag, r, seed=seed), level)
             if judged
             else (float("nan"), float("nan"))
         )
@@ -207,21 +214,10 @@ def _auc_gap_interval(
     second: tuple[np.ndarray, np.ndarray],
     level: float,
     seed: int,
-    resamples: int = 300,
 ) -> tuple[float, float]:
     """Bootstrap interval of AUC(first) - AUC(second), each group resampled on its own."""
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(resamples):
-        i = rng.integers(0, len(first[0]), len(first[0]))
-        j = rng.integers(0, len(second[0]), len(second[0]))
-        diffs.append(auc(first[0][i], first[1][i]) - auc(second[0][j], second[1][j]))
-    values = np.asarray(diffs)
-    values = values[np.isfinite(values)]
-    if len(values) < 20:
-        return float("nan"), float("nan")
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+    diffs = bootstrap_auc(*first, seed=seed) - bootstrap_auc(*second, seed=seed + 1)
+    return percentile_interval(diffs, level)
 
 
 # -- the report ------------------------------------------------------------------------------

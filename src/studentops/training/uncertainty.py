@@ -77,36 +77,6 @@ def newcombe(
     return d, max(-1.0, low), min(1.0, high)
 
 
-def bootstrap_interval(
-    statistic: Callable[[np.ndarray], float],
-    n: int,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    level: float = LEVEL,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(rows)`` over ``n`` rows.
-
-    Args:
-        statistic: takes an index array (rows drawn with replacement) and returns a float;
-            nan results (a resample with one class only) are left out.
-        n: number of rows.
-
-    Returns:
-        ``(low, high)``; ``(nan, nan)`` when fewer than 20 resamples gave a number.
-    """
-    if n <= 1:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)], dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) < 20:
-        return float("nan"), float("nan")
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def auc(y01: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC (Mann-Whitney statistic with mid-ranks for ties); nan with one class only."""
     from scipy.stats import rankdata
@@ -118,6 +88,53 @@ def auc(y01: np.ndarray, score: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(score)
     return float((ranks[y01].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def bootstrap_auc(
+    y01: np.ndarray,
+    score: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> np.ndarray:
+    """AUC of ``resamples`` bootstrap resamples at once, shape ``(resamples,)``.
+
+    Each resample is a multinomial count per row; the AUC of a weighted sample is computed from
+    the rows sorted once by score (ties grouped): for every tie group, positives' weight times
+    the negatives' weight below it, plus half the negatives' weight tied with it. Equal to
+    :func:`auc` on the resampled rows (tested), in one vectorised pass instead of a sort per
+    resample. A resample with one class only gives nan.
+    """
+    y01 = np.asarray(y01, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    n = len(score)
+    if n == 0:
+        return np.full(resamples, np.nan)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
+    order = np.argsort(score, kind="stable")
+    sorted_scores = score[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
+    w = weights[:, order]
+    pos = np.add.reduceat(w * y01[order], starts, axis=1)
+    neg = np.add.reduceat(w * ~y01[order], starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (pos * (below + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
+    out[(total_pos == 0) | (total_neg == 0)] = np.nan
+    return out
+
+
+def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of bootstrap values (nan ignored; nan with fewer than 20)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 20:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def metric_intervals(
