@@ -418,6 +418,16 @@ def fairness_gate(
     )
 
 
+def fairness_gate_for_report(report: Mapping[str, Any] | None, max_gap: float) -> Gate:
+    """:func:`fairness_gate` on a fresh audit (``fairness_report(model, rows)``), e.g. of a
+    champion and a challenger on the same recent labelled rows when retraining."""
+    figure = (report or {}).get("gate") or {}
+    detail = fairness_tags(figure).get(f"{TAG}fairness_gate_detail")
+    return fairness_gate(
+        figure.get("gap"), figure.get("low"), figure.get("high"), max_gap, detail=detail
+    )
+
+
 def _score_gate(challenger: VersionSummary, champion: VersionSummary | None, margin: float) -> Gate:
     metric = challenger.metric
     mine = challenger.score

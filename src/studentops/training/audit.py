@@ -48,7 +48,7 @@ def audit_version(
         DataError: the file cannot be used (no valid rows, no target).
     """
     from studentops.registry.cards import resolve_version, run_artifact_text
-    from studentops.registry.models import fairness_gate
+    from studentops.registry.models import fairness_gate_for_report
     from studentops.registry.tracking import client_for
 
     settings = settings or load_settings()
@@ -60,21 +60,16 @@ def audit_version(
     client = client_for(settings)
     summary = resolve_version(client, name, version)
     if data is None:
-        assert summary.run_id is not None
+        if summary.run_id is None:
+            from studentops.errors import ModelError
+
+            raise ModelError(f"{summary.name} v{summary.version} has no run, hence no audit")
         report = json.loads(run_artifact_text(client, summary.run_id, "fairness.json"))
         source = "held-out students at training"
     else:
         report = _audit_file(summary.uri, profile, data, sep, settings)
         source = str(data)
-    figure = report.get("gate") or {}
-    detail = _detail(figure)
-    gate = fairness_gate(
-        figure.get("gap"),
-        figure.get("low"),
-        figure.get("high"),
-        settings.fairness_max_gap,
-        detail=detail,
-    )
+    gate = fairness_gate_for_report(report, settings.fairness_max_gap)
     return Audit(version=summary, report=report, gate=gate, source=source)
 
 
@@ -93,9 +88,3 @@ def _audit_file(
     if validation.accepted == 0:
         raise DataError(f"{data}: no valid labelled rows to audit ({validation.total} rejected)")
     return fairness_report(model, validation.valid)
-
-
-def _detail(figure: dict[str, Any]) -> str | None:
-    from studentops.registry.models import fairness_tags
-
-    return fairness_tags(figure).get("studentops.fairness_gate_detail")
