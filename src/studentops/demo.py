@@ -37,6 +37,7 @@ def run_demo(
     from studentops.datasets.validation import validate_file, write_rejects
     from studentops.monitoring.demo_step import demo_drift_check
     from studentops.registry import models, tracking
+    from studentops.registry.cards import demo_card_step
     from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor, score_file, top_risk_students
     from studentops.training.commands import TrialProgress, _metrics_table
@@ -131,6 +132,7 @@ def run_demo(
         )
     console.print(table)
     drift = demo_drift_check(settings, profile, folder, rows=max(rows // 2, 500), seed=seed)
+    demo_card_step(settings, profile.name)
     console.print(
         "\nMLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
         f"{settings.mlflow_tracking_uri}\n"

@@ -293,3 +293,27 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def demo_card_step(settings: Settings, profile_name: str) -> dict[str, Any]:
+    """The demo's responsible-use step: where the served model's card is and what it says in brief.
+
+    Returns the card's data (the demo test reads it).
+    """
+    from rich.console import Console
+
+    console = Console()
+    console.rule("[bold]8. responsible use: the model card and the fairness audit")
+    card = json.loads(model_card(profile_name, fmt="json", settings=settings))
+    op = card.get("operating") or {}
+    if op:
+        console.print(
+            f"flags {op['flagged_per_100']:.1f} of every 100 students; finds "
+            f"{100 * (op.get('recall') or 0):.0f}% of those at risk"
+        )
+    console.print(f"fairness gate: {card['gate']['verdict']}")
+    console.print(
+        f"model card: {CARD_DIR}/{FILES['html']} in MLflow run {card['run_id']}; "
+        f"audit: studentops fairness --profile {profile_name}"
+    )
+    return card
