@@ -27,6 +27,7 @@ PARTS = (
     "events",
     "monitoring.alerts",
     "monitoring.retraining",
+    "privacy",
 )
 
 app = typer.Typer(

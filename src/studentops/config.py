@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     )
     promote_margin: float = Field(0.0, description="Challenger must beat champion by this much.")
     fairness_max_gap: float = Field(
-        0.2, description="Largest allowed gap in the fairness metric between groups."
+        0.2,
+        description="Largest allowed false-negative-rate gap between sensitive groups; the "
+        "gate fails when the gap's 95% lower bound exceeds it (docs/fairness.md).",
     )
     risk_high: float = Field(0.6, description="Risk score at or above which a student is 'high'.")
     risk_medium: float = Field(0.3, description="Risk score at or above which 'medium'.")
@@ -155,6 +157,18 @@ class Settings(BaseSettings):
         True, description="Train the challenger on the original data plus the new rows."
     )
     retrain_budget_s: float = Field(120.0, gt=0, description="Challenger training budget, s.")
+    # -- privacy (docs/privacy.md) -------------------------------------------------------------
+    pseudonym_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Earlier pseudonym keys: erase matches rows keyed with them too; drop one "
+        "after 'studentops privacy rotate-key' re-keyed every row.",
+    )
+    privacy_retention_days: int = Field(
+        400,
+        ge=1,
+        description="Prediction-log, outcome and monitoring rows older than this many days are "
+        "deleted by 'studentops privacy purge'.",
+    )
     seed: int = 42
 
     @property

@@ -38,6 +38,7 @@ def run_demo(
     from studentops.datasets.validation import validate_file, write_rejects
     from studentops.monitoring.demo_step import demo_drift_check
     from studentops.registry import models, tracking
+    from studentops.registry.cards import demo_card_step
     from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor, score_file, top_risk_students
     from studentops.training.commands import TrialProgress, _metrics_table
@@ -135,6 +136,7 @@ def run_demo(
     alerts = run_alerts_demo(
         settings, profile, folder, rows=max(rows // 2, 500), budget_s=budget_s, seed=seed
     )
+    demo_card_step(settings, profile.name)
     console.print(
         "\nMLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
         f"{settings.mlflow_tracking_uri}\n"

@@ -2,7 +2,8 @@
 
 A newly trained version gets the alias ``challenger``. :func:`promote` moves ``champion`` to it
 only if it passes two gates (it beats the champion on the held-out selection metric by
-``promote_margin``; its fairness gap is at most ``fairness_max_gap``). Every promotion is
+``promote_margin``; its false-negative-rate gap between sensitive groups is not shown to exceed
+``fairness_max_gap``: see :func:`fairness_gate`). Every promotion is
 appended to a tag on the registered model, so :func:`rollback` can walk back through earlier
 champions; ``previous-champion`` names the one a rollback would restore.
 
@@ -74,6 +75,9 @@ class VersionSummary:
     algorithm: str | None
     data_fingerprint: str | None
     test_metrics: dict[str, float] = field(default_factory=dict)
+    fairness_low: float | None = None
+    fairness_high: float | None = None
+    fairness_detail: str | None = None
 
     @property
     def uri(self) -> str:
@@ -152,6 +156,9 @@ def summarise(mv: ModelVersion) -> VersionSummary:
         algorithm=tags.get(f"{TAG}algorithm"),
         data_fingerprint=tags.get(f"{TAG}data_fingerprint"),
         test_metrics=tests,
+        fairness_low=_float(tags.get(f"{TAG}fairness_gap_low")),
+        fairness_high=_float(tags.get(f"{TAG}fairness_gap_high")),
+        fairness_detail=tags.get(f"{TAG}fairness_gate_detail"),
     )
 
 
@@ -243,6 +250,7 @@ def register_challenger(
     algorithm: str | None = None,
     data_fingerprint: str | None = None,
     higher_is_better: bool | None = None,
+    fairness_figure: Mapping[str, Any] | None = None,
 ) -> VersionSummary:
     """Register ``model_uri`` as a new version of the profile's model and call it challenger.
 
@@ -255,6 +263,8 @@ def register_challenger(
         test_metrics: every held-out metric, copied into tags so gates need no run lookups.
         fairness_gap: the largest gap between sensitive groups (None when not measured).
         higher_is_better: the metric's direction as training knows it (default: by name).
+        fairness_figure: the audit's gate figure (``fairness_report(...)["gate"]``): the gap
+            the gate judges with its interval, and the groups too small to judge.
 
     Returns:
         The new version, holding the ``challenger`` alias.
@@ -287,6 +297,7 @@ def register_challenger(
             float("nan") if fairness_gap is None else float(fairness_gap)
         ),
     }
+    tags.update(fairness_tags(fairness_figure))
     if algorithm:
         tags[f"{TAG}algorithm"] = algorithm
     if data_fingerprint:
@@ -296,6 +307,30 @@ def register_challenger(
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
     client.set_registered_model_alias(name, CHALLENGER, str(mv.version))
     return get_version(client, name, mv.version)
+
+
+def fairness_tags(figure: Mapping[str, Any] | None) -> dict[str, str]:
+    """The gate's figure as version tags: interval bounds and a one-line description."""
+    if not figure:
+        return {}
+    out = {}
+    for key in ("low", "high"):
+        value = figure.get(key)
+        if value is not None:
+            out[f"{TAG}fairness_gap_{key}"] = _tag_value(float(value))
+    parts = []
+    if figure.get("attribute") is not None:
+        parts.append(
+            f"{figure.get('measure', 'fnr')} gap by {figure['attribute']}: "
+            f"{figure.get('high_group')} vs {figure.get('low_group')}"
+        )
+    not_judged = figure.get("not_judged") or {}
+    if not_judged:
+        listed = "; ".join(f"{a}: {', '.join(map(str, g))}" for a, g in not_judged.items())
+        parts.append(f"too small to judge: {listed}")
+    if parts:
+        out[f"{TAG}fairness_gate_detail"] = "; ".join(parts)[:5000]
+    return out
 
 
 def _is_logged_model_uri(uri: str) -> bool:
@@ -319,14 +354,78 @@ def evaluate_gates(
     (a profile without sensitive columns) and fails when it exceeds ``max_gap``.
     """
     gates = [_score_gate(challenger, champion, margin)]
-    gap = challenger.fairness_gap
+    gates.append(
+        fairness_gate(
+            challenger.fairness_gap,
+            challenger.fairness_low,
+            challenger.fairness_high,
+            max_gap,
+            detail=challenger.fairness_detail,
+        )
+    )
+    return gates
+
+
+def fairness_gate(
+    gap: float | None,
+    low: float | None,
+    high: float | None,
+    max_gap: float,
+    *,
+    detail: str | None = None,
+) -> Gate:
+    """The fairness gate on the false-negative-rate gap between sensitive groups.
+
+    The measure and its interval come from :mod:`studentops.training.fairness` (Newcombe's
+    95% interval of the difference of two groups' FNR, groups too small to judge left out and
+    named). The decision reads the interval, so a small group's noise neither blocks nor waves
+    a model through:
+
+    - **fail** when the lower bound exceeds ``max_gap``: the gap is larger than allowed beyond
+      reasonable doubt;
+    - **pass** when the upper bound is at most ``max_gap``;
+    - **pass, inconclusive** when the interval straddles ``max_gap``: the data cannot show a
+      gap too large, and the detail says so (with the point gap and bounds) so a reviewer sees
+      it; more held-out rows narrow the interval.
+
+    A version registered before intervals were recorded (no bounds) is judged on its point
+    gap. No gap at all (no sensitive columns, or no two groups large enough) passes and says
+    why. This is the gate of manual promotion and of retraining alike.
+
+    Args:
+        gap: the point FNR gap (0..1), or None when not measured.
+        low, high: its interval bounds, or None.
+        max_gap: ``settings.fairness_max_gap``.
+        detail: which attribute and groups, and the groups too small to judge.
+    """
+    extra = f" ({detail})" if detail else ""
     if gap is None:
-        gates.append(Gate("fairness", True, "not measured (no sensitive columns)"))
-    else:
+        return Gate("fairness", True, f"not measured (no sensitive groups large enough){extra}")
+    if low is None or high is None:
         ok = gap <= max_gap
         verb = "<=" if ok else ">"
-        gates.append(Gate("fairness", ok, f"max gap {gap:.4f} {verb} allowed {max_gap:.4f}"))
-    return gates
+        return Gate("fairness", ok, f"max gap {gap:.4f} {verb} allowed {max_gap:.4f}{extra}")
+    figures = f"FNR gap {gap:.4f} [95% CI {low:.4f}, {high:.4f}]"
+    if low > max_gap:
+        return Gate("fairness", False, f"{figures}: lower bound > allowed {max_gap:.4f}{extra}")
+    if high <= max_gap:
+        return Gate("fairness", True, f"{figures}: upper bound <= allowed {max_gap:.4f}{extra}")
+    return Gate(
+        "fairness",
+        True,
+        f"{figures}: inconclusive, the interval straddles allowed {max_gap:.4f}; "
+        f"passed because a gap above it is not shown{extra}",
+    )
+
+
+def fairness_gate_for_report(report: Mapping[str, Any] | None, max_gap: float) -> Gate:
+    """:func:`fairness_gate` on a fresh audit (``fairness_report(model, rows)``), e.g. of a
+    champion and a challenger on the same recent labelled rows when retraining."""
+    figure = (report or {}).get("gate") or {}
+    detail = fairness_tags(figure).get(f"{TAG}fairness_gate_detail")
+    return fairness_gate(
+        figure.get("gap"), figure.get("low"), figure.get("high"), max_gap, detail=detail
+    )
 
 
 def _score_gate(challenger: VersionSummary, champion: VersionSummary | None, margin: float) -> Gate:

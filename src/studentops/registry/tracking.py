@@ -312,7 +312,26 @@ def log_reports(
     client.log_dict(run_id, _jsonable(result.fairness or {}), "fairness.json")
     client.log_dict(run_id, _jsonable(dict(validation)), "validation/summary.json")
     if rejects_path is not None and rejects_path.is_file():
-        client.log_artifact(run_id, str(rejects_path), artifact_path="validation")
+        _log_rejects(client, run_id, rejects_path, result.profile.id)
+
+
+def _log_rejects(client: MlflowClient, run_id: str, path: Path, id_column: str | None) -> None:
+    """Log the rejected cells with the id column's raw values withheld.
+
+    A rejected id cell holds a raw student id; the local file keeps it (the data team fixes
+    the export from it; docs/privacy.md), MLflow gets the cell's reason without the value.
+    """
+    import tempfile
+
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if id_column and {"column", "value"} <= set(frame.columns):
+        frame.loc[frame["column"] == id_column, "value"] = "(id withheld)"
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / path.name
+        frame.to_csv(copy, index=False)
+        client.log_artifact(run_id, str(copy), artifact_path="validation")
 
 
 def _jsonable(value: Any) -> Any:

@@ -182,9 +182,20 @@ def train_cmd(
         f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
     )
     console.print(_metrics_table(result.test_metrics, result.metric))
-    gap = (result.fairness or {}).get("max_gap")
-    if gap is not None:
-        console.print(f"fairness max gap {gap:.4f} (allowed {settings.fairness_max_gap:.4f})")
+    if outcome.version is not None:
+        from studentops.registry.models import fairness_gate
+
+        v = outcome.version
+        gate = fairness_gate(
+            v.fairness_gap,
+            v.fairness_low,
+            v.fairness_high,
+            settings.fairness_max_gap,
+            detail=v.fairness_detail,
+        )
+        console.print(
+            f"fairness gate {'would pass' if gate.passed else 'would FAIL'}: {gate.detail}"
+        )
     console.print(f"reports: {result.artifacts_dir}")
     console.print(f"MLflow run {outcome.run_id} ({settings.mlflow_tracking_uri})")
     if outcome.version is not None:
@@ -279,6 +290,53 @@ def _params_table(params: dict[str, Any]) -> Table:
     return table
 
 
+def fairness_cmd(
+    profile: ProfileOpt,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version (default: champion, else newest).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", "-d", help="Audit on this labelled file instead of held-out rows."),
+    ] = None,
+    sep: SepOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Fairness audit of a version: per-group rates with 95% intervals, gaps, the gate."""
+    from studentops.registry.card_content import fairness_tables
+    from studentops.training.audit import audit_version
+
+    quiet_library_logs()
+    audit = audit_version(profile, version, data=data, sep=sep)
+    if as_json:
+        typer.echo(json.dumps(audit.report, indent=2, default=str))
+        return
+    v = audit.version
+    aliases = f" (@{', @'.join(v.aliases)})" if v.aliases else ""
+    console.print(
+        f"[bold]{v.name} v{v.version}[/]{aliases}: fairness audit on "
+        f"{audit.report.get('rows', 0):,} students ({audit.source}); 95% intervals; "
+        f"* = fewer than {audit.report.get('min_denominator')} students behind a rate"
+    )
+    if not audit.report.get("attributes"):
+        console.print("the profile names no sensitive attributes: nothing to audit")
+    # Wide tables fold inside their cells rather than cut figures short with an ellipsis.
+    wide = Console(width=max(console.width, 150))
+    for block in fairness_tables(audit.report, digits=2):
+        if block.kind != "table":
+            wide.print(block.text)
+            continue
+        table = Table(title=block.caption, title_justify="left")
+        for name in block.header:
+            table.add_column(name, overflow="fold")
+        for row in block.rows:
+            table.add_row(*(cell.replace("**", "") for cell in row))
+        wide.print(table)
+    mark = "[green]pass[/]" if audit.gate.passed else "[red]FAIL[/]"
+    console.print(f"{mark} fairness gate: {audit.gate.detail}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("tune")(tune_cmd)
+    app.command("fairness")(fairness_cmd)

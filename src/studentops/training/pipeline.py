@@ -111,7 +111,7 @@ def train_and_register(
     import mlflow
 
     from studentops.monitoring.reference import build_reference, log_reference
-    from studentops.registry import models, tracking
+    from studentops.registry import cards, models, tracking
     from studentops.registry.pyfunc import input_example, log_student_model
     from studentops.training.evaluate import get_metric
     from studentops.training.train import train_model
@@ -192,11 +192,13 @@ def train_and_register(
             run_id=run_id,
             metric=result.metric,
             test_metrics=result.test_metrics,
-            fairness_gap=(result.fairness or {}).get("max_gap"),
+            fairness_gap=_gate_gap(result.fairness),
             algorithm=result.algorithm,
             data_fingerprint=result.data_fingerprint,
             higher_is_better=get_metric(result.metric, prof.task).greater_is_better,
+            fairness_figure=(result.fairness or {}).get("gate"),
         )
+        cards.log_model_card(client, result, version, validation=summary, settings=settings)
     return TrainingOutcome(
         result=result,
         validation=summary,
@@ -206,6 +208,13 @@ def train_and_register(
         model_uri=model_info.model_uri,
         version=version,
     )
+
+
+def _gate_gap(fairness: dict[str, Any] | None) -> float | None:
+    """The FNR gap the fairness gate judges (None: no two groups large enough to judge)."""
+    gate = (fairness or {}).get("gate") or {}
+    gap = gate.get("gap")
+    return None if gap is None else float(gap)
 
 
 def tune_shared(

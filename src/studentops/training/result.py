@@ -76,6 +76,9 @@ class TrainResult:
         split: the kind of held-out split (stratified, random, group, time).
         fit_duration_s: seconds of split + search + final model (what peers get as budget).
         importance: raw feature -> global importance, and how it was computed.
+        card_facts: held-out facts for the model card (see
+            :func:`studentops.training.heldout.heldout_facts`): class balance, metric
+            intervals, calibration, operating point. Counts and rates only, no student rows.
     """
 
     profile: Profile
@@ -95,6 +98,7 @@ class TrainResult:
     split: str
     fit_duration_s: float = 0.0
     importance: dict[str, Any] = field(default_factory=dict)
+    card_facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fairness_max_gap(self) -> float:

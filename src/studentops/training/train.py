@@ -185,6 +185,7 @@ def train_model(
 
     from studentops.training.explain import global_importance
     from studentops.training.fairness import fairness_report
+    from studentops.training.heldout import heldout_facts
     from studentops.training.split import holdout_split
 
     start = time.perf_counter()
@@ -236,7 +237,8 @@ def train_model(
     with threadpool_limits(limits=1):  # OpenMP threads only contend on a busy 2-core box
         mark = time.perf_counter()
         test_metrics = evaluate_model(model, test, out)
-        fairness = fairness_report(model, test)
+        fairness = fairness_report(model, test, seed=seed)
+        card_facts = heldout_facts(model, train, test, seed=seed)
         phases["evaluate"] = time.perf_counter() - mark
         mark = time.perf_counter()
         left = start + time_budget_s - mark
@@ -252,6 +254,7 @@ def train_model(
     )
     _write(out / "importance.json", importance)
     _write(out / "fairness.json", fairness)
+    _write(out / "heldout.json", card_facts)
     _write(out / "trials.json", [t.to_dict() for t in outcome.trials])
     _write(
         out / "model.json",
@@ -283,6 +286,7 @@ def train_model(
         split=split,
         fit_duration_s=fit_duration,
         importance=importance,
+        card_facts=_plain(card_facts),
     )
 
 

@@ -44,6 +44,7 @@ def test_train_logs_trials_model_and_registers_challenger(
         on_trial=lambda record: seen.append(record.number),
     )
     result = outcome.result
+    _check_model_card(settings, outcome)
     assert outcome.validation["rejected"] == 1 and outcome.rejects_path is not None
     assert "wrong type" in outcome.rejects_path.read_text()
     assert seen and len(result.trials) >= len(seen)
@@ -78,3 +79,42 @@ def test_train_logs_trials_model_and_registers_challenger(
     expected = model.predict_proba(rows)
     got = proba[[f"proba_{c}" for c in model.classes_]].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def _check_model_card(settings: Settings, outcome: object) -> None:
+    """The version got its card at registration, in three formats, readable by version."""
+    import json
+
+    from studentops.registry.cards import CARD_TAG, model_card
+
+    version = outcome.version  # type: ignore[attr-defined]
+    client = client_for(settings)
+    mv = client.get_model_version(version.name, version.version)
+    assert mv.tags[CARD_TAG] == "model_card"
+    markdown = model_card("toy-dropout", version.version, settings=settings)
+    for section in (
+        "## Intended use",
+        "## Training data",
+        "## Held-out metrics",
+        "## Calibration",
+        "## Operating threshold",
+        "## Global reasons",
+        "## Fairness",
+        "## Sensitive attributes",
+        "## Known limitations",
+        "## Monitoring plan",
+    ):
+        assert section in markdown
+    assert "admissions" in markdown and "of every 100" in markdown
+    assert "*gender*" in markdown and "**largest gap**" in markdown
+    page = model_card("toy-dropout", version.version, fmt="html", settings=settings)
+    assert page.startswith("<!DOCTYPE html>") and "<table>" in page
+    assert "<script" not in page and "src=" not in page and "href=" not in page  # offline
+    card = json.loads(model_card("toy-dropout", fmt="json", settings=settings))  # newest
+    assert card["version"] == version.version
+    assert card["data"]["train_rows"] == outcome.result.train_rows  # type: ignore[attr-defined]
+    assert sum(card["data"]["class_balance"]["test"].values()) == card["data"]["test_rows"]
+    roc = card["intervals"]["roc_auc"]
+    assert roc["low"] <= roc["value"] <= roc["high"]
+    assert card["gate"]["verdict"] and "gender" in card["fairness"]["attributes"]
+    assert 0 < card["operating"]["flagged_per_100"] < 100
