@@ -11,9 +11,9 @@ Steps (each a plain function of a part below):
    neither trained on, with the challenger's selection metric, and audited for fairness on them;
 4. the registry's own gate function (:func:`registry.models.evaluate_gates`, the gates of
    ``studentops promote``) decides with ``promote_margin`` and ``fairness_max_gap``. The
-   challenger's fairness gap is the larger of the gap on its own test split (what a manual
-   promotion reads) and the gap on the evaluation rows, so retraining is never laxer than a
-   manual promotion;
+   challenger must pass the fairness gate (the false-negative-rate gap with its interval) both
+   on its own test split (what a manual promotion reads) and on the evaluation rows, so
+   retraining is never laxer than a manual promotion;
 5. a promotion moves ``@champion`` (a running API picks it up on its next registry poll,
    ``reload_interval_s``, or at once on ``POST /v1/admin/reload``: hot swap, no failed
    request); the decision is recorded (monitoring store, MLflow tags on both versions) and
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from studentops.datasets.profile import Profile
     from studentops.monitoring.alerts.channels import Channel
     from studentops.monitoring.alerts.delivery import Delivery
+    from studentops.registry.models import Gate
     from studentops.training.pipeline import OnTrial
 
 log = logging.getLogger(__name__)
@@ -97,19 +98,27 @@ def original_data_path(client: Any, champion: Any, profile: Profile, settings: S
     return default_data_path(profile, settings)
 
 
-def score_on(model: Any, frame: pd.DataFrame) -> tuple[dict[str, float], float | None]:
-    """(held-out metrics, fairness max gap) of ``model`` on validated labelled rows."""
+def score_on(model: Any, frame: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
+    """(held-out metrics, fairness audit) of ``model`` on validated labelled rows.
+
+    The audit is :func:`studentops.training.fairness.fairness_report`'s dict; its ``gate``
+    entry holds the false-negative-rate gap with its 95% interval that the fairness gate reads.
+    """
     from studentops.training.evaluate import evaluate_model
     from studentops.training.fairness import fairness_report
 
     metrics = evaluate_model(model, frame, None)
-    gap = fairness_report(model, frame).get("max_gap")
-    return metrics, (None if gap is None else float(gap))
+    return metrics, fairness_report(model, frame)
 
 
-def _worst_gap(*gaps: float | None) -> float | None:
-    measured = [g for g in gaps if g is not None]
-    return max(measured) if measured else None
+def _stricter(split_gate: Gate, recent_gate: Gate) -> Gate:
+    """The fairness verdict when a challenger is audited twice: it must pass on its own test
+    split (what a manual promotion reads) AND on the recent rows, so retraining is never laxer."""
+    from studentops.registry import models
+
+    passed = split_gate.passed and recent_gate.passed
+    detail = f"test split: {split_gate.detail}; recent rows: {recent_gate.detail}"
+    return models.Gate(split_gate.name, passed, detail)
 
 
 def retrain(
@@ -204,13 +213,12 @@ def retrain(
 
     evaluation = validate(rows.evaluation, profile, require_target=True).valid
     new_model, _ = load_student_model(challenger.uri, settings)
-    mine, my_gap = score_on(new_model, evaluation)
+    mine, my_audit = score_on(new_model, evaluation)
     judged_challenger = replace(
         challenger,
         score=mine[metric],
         test_metrics=mine,
         greater_is_better=direction,
-        fairness_gap=_worst_gap(challenger.fairness_gap, my_gap),
         data_fingerprint=None,  # judged on the same rows as the champion
     )
     judged_champion = None
@@ -228,6 +236,8 @@ def retrain(
         margin=settings.promote_margin,
         max_gap=settings.fairness_max_gap,
     )
+    recent = models.fairness_gate_for_report(my_audit, settings.fairness_max_gap)
+    gates = [_stricter(g, recent) if g.name == recent.name else g for g in gates]
     passed = all(g.passed for g in gates)
     if passed:
         models.make_champion(client, profile.name, challenger.version, by="retrain")
