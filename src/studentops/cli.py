@@ -17,7 +17,7 @@ import typer
 
 from studentops.errors import StudentOpsError
 
-PARTS = ("datasets", "training", "registry", "serving", "streaming", "monitoring", "events")
+PARTS = ("datasets", "training", "registry", "serving", "streaming", "monitoring", "events", "ui")
 
 app = typer.Typer(
     name="studentops",

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     stream_dead_letter: str | None = Field(
         None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
     )
+    # -- dashboard (docs/dashboard.md) ---------------------------------------------------------
+    dashboard_port: int = Field(8501, ge=0, le=65535, description="Port of `studentops dashboard`.")
+    dashboard_reasons_rows: int = Field(
+        500, ge=0, description="Students (from the top of a risk list) whose reasons are computed."
+    )
+    dashboard_user_header: str | None = Field(
+        None, description="Request header naming the user, set by a single sign-on proxy."
+    )
     seed: int = 42
 
     @property

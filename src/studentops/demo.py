@@ -40,6 +40,7 @@ def run_demo(
     from studentops.serving.batch import load_predictor, score_file, top_risk_students
     from studentops.training.commands import TrialProgress, _metrics_table
     from studentops.training.pipeline import train_and_register
+    from studentops.ui.demo import demo_dashboard
 
     quiet_library_logs(optuna=True)
     profile = load_profile(profile_name, settings.profiles_dir)
@@ -135,6 +136,7 @@ def run_demo(
         f"Serve the API:  .venv/bin/studentops serve --profile {profile.name}  "
         "(then open http://127.0.0.1:8000/docs)"
     )
+    console.print(demo_dashboard(settings, predictor, to_score))
     return {
         "accepted": validation.accepted,
         "test_metrics": result.test_metrics,

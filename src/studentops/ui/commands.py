@@ -1,0 +1,58 @@
+"""CLI command of the dashboard part: ``studentops dashboard``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from studentops.config import load_settings
+
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_command(app: Path, host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line: headless, no usage statistics, no file watcher."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def dashboard(
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: setting dashboard_port).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Open the dashboard: risk lists with reasons, one student, models, monitoring."""
+    settings = load_settings()
+    chosen = settings.dashboard_port if port is None else port
+    typer.echo(f"dashboard on http://{host}:{chosen} (Ctrl+C to stop)", err=True)
+    command = streamlit_command(APP, host, chosen)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process: stop signals then reach Streamlit itself.
+    os.execv(command[0], command)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard)
