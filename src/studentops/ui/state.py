@@ -27,7 +27,8 @@ def settings() -> Settings:
 
 
 def profile_choices(s: Settings) -> list[str]:
-    """Profiles with a saved risk list first (newest first), then every other known profile.
+    """The served profile (``serve_profile``) first, then profiles with a saved risk list
+    (newest first), then every other known profile.
 
     The registry is not asked here: importing MLflow costs seconds, and the risk list must
     open without it."""
@@ -40,7 +41,8 @@ def profile_choices(s: Settings) -> list[str]:
             lists = sorted((sub / "batches").glob("*.parquet")) if sub.is_dir() else []
             if lists:
                 found.append((lists[-1].stat().st_mtime, sub.name))
-    names = [name for _, name in sorted(found, reverse=True)]
+    names = [s.serve_profile] if s.serve_profile else []
+    names += [name for _, name in sorted(found, reverse=True)]
     if s.profiles_dir and s.profiles_dir.is_dir():
         names += sorted(p.stem for p in s.profiles_dir.glob("*.y*ml"))
     names += builtin_profile_names()

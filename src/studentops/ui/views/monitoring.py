@@ -92,13 +92,13 @@ reports = monitorview.report_files(checks)
 if not reports:
     state.note("No data yet: no HTML report has been written for this profile.")
 else:
-    for label, path in reports[:10]:
+    for i, (label, path) in enumerate(reports[:10]):
         st.download_button(
             f"Report of {label}",
             path.read_bytes(),
             file_name=path.name,
             mime="text/html",
-            key=f"report-{path}",
+            key=f"report-{i}",
             on_click="ignore",
         )
     with st.expander("Open the newest report here"):

@@ -97,19 +97,21 @@ with left:
         list(risklist.BANDS),
         default=list(risklist.BANDS),
         format_func=lambda b: risklist.BAND_WORDS[b],
+        key="bands",
     )
     options = risklist.group_columns(profile, table)
     group_col = st.selectbox(
         "Group by",
         ["(no grouping)", *options],
         help="A course, cohort or other group column of the list.",
+        key="group_by",
     )
     group = None
     chosen: list[str] = []
     if group_col != "(no grouping)":
         group = risklist.group_values(profile, table, group_col)
         values = sorted(group.unique().tolist(), key=str)
-        chosen = st.multiselect(f"Only these {group_col} values", values)
+        chosen = st.multiselect(f"Only these {group_col} values", values, key="groups")
 shown = risklist.filter_list(table, bands, group, chosen)
 shown_group = group.loc[shown.index] if group is not None else None
 with right:

@@ -34,7 +34,11 @@ students = table["student"].astype(str).tolist()
 wanted = st.session_state.get("student")
 index = students.index(wanted) if wanted in students else 0
 student = st.selectbox(
-    "Student (highest risk first)", students, index=index, help="Type to search by id."
+    "Student (highest risk first)",
+    students,
+    index=index,
+    help="Type to search by id.",
+    key="student_pick",
 )
 state.remember("student", student)
 row = whatif.find_student(table, student)
