@@ -135,7 +135,12 @@ def student_column(frame: pd.DataFrame, profile: Profile) -> str | None:
 
 
 def score_table(
-    predictor: Predictor, frame: pd.DataFrame, *, reasons_rows: int = 500, source: str = "upload"
+    predictor: Predictor,
+    frame: pd.DataFrame,
+    *,
+    reasons_rows: int = 500,
+    source: str = "upload",
+    log_to: Settings | None = None,
 ) -> RiskList:
     """Validate, score and rank ``frame``; explain the ``reasons_rows`` highest risks.
 
@@ -144,6 +149,8 @@ def score_table(
         frame: student rows in the profile's columns (a target column is ignored).
         reasons_rows: students (from the top) whose reasons are computed; 0 for none.
         source: shown with the list (a file name).
+        log_to: append the predictions to these settings' prediction log (source
+            ``dashboard``), as every other channel does; None logs nothing.
 
     Returns:
         A RiskList: the ranked table (display columns first, then the input columns,
@@ -155,7 +162,7 @@ def score_table(
     from studentops.serving.batch import score_frame
 
     profile = predictor.profile
-    scored, result, _ = score_frame(predictor, frame)
+    scored, result, scores = score_frame(predictor, frame)
     if not len(scored):
         top = ", ".join(f"{r} ({n})" for r, n in result.reasons.most_common(3)) or "no rows"
         raise DataError(f"no student could be scored: all {result.total} rows refused ({top})")
@@ -190,6 +197,8 @@ def score_table(
     for name in numeric:
         rest[name] = pd.to_numeric(rest[name], errors="coerce")
     table = pd.concat([front, rest.reset_index(drop=True)], axis=1)
+    if log_to is not None and scores is not None:
+        log_predictions(log_to, predictor, frame, result.valid, scores)
     info = ListInfo(
         profile=profile.name,
         model_name=predictor.info.name,
@@ -203,6 +212,31 @@ def score_table(
         warnings=list(result.warnings),
     )
     return RiskList(table=table, info=info, rejects=result.rejects if result.rejected else None)
+
+
+def log_predictions(
+    settings: Settings, predictor: Predictor, frame: pd.DataFrame, valid: pd.DataFrame, scores: Any
+) -> int:
+    """Append scored rows to the prediction log (ids pseudonymised by the log); returns rows
+    written."""
+    from studentops.monitoring.predlog import PredictionLog
+    from studentops.registry.tracking import with_installed_driver
+    from studentops.serving.batch import log_rows
+
+    if not settings.prediction_log_url:
+        settings.ensure_home()
+    rows = log_rows(predictor, frame.reset_index(drop=True), valid, scores, "dashboard")
+    log = PredictionLog(
+        with_installed_driver(settings.prediction_log),
+        settings.pseudonym_key,
+        queue_size=max(settings.log_queue_size, len(rows)),
+        batch_size=10_000,
+    ).start()
+    try:
+        log.submit(rows)
+    finally:
+        log.close(timeout=600)
+    return int(log.written)
 
 
 def read_upload(data: bytes, name: str) -> pd.DataFrame:

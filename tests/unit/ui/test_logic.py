@@ -179,3 +179,17 @@ def test_reports_of_the_champion_are_read_back(trained_home: Path) -> None:
     if not fairness.empty:
         assert {"attribute", "group", "students"} <= set(fairness.columns)
         assert set(fairness["attribute"]) <= {"Gender", "Ethnicity"}
+
+
+def test_a_scored_upload_is_logged_pseudonymised(
+    predictor: Any, new_term: Any, tmp_path: Path
+) -> None:
+    from studentops.monitoring.predlog import read_predictions
+
+    settings = load_settings(home=tmp_path, config_file=tmp_path / "none.yaml")
+    out = risklist.score_table(predictor, new_term.head(30), reasons_rows=0, log_to=settings)
+    logged = read_predictions(settings.prediction_log)
+    assert len(logged) == out.info.accepted == 30
+    assert set(logged["source"]) == {"dashboard"}
+    raw = {str(v) for v in new_term.head(30)["StudentID"]}
+    assert not raw & set(logged["student_key"].astype(str))

@@ -50,6 +50,7 @@ if upload is not None and st.session_state.get("scored_upload") != upload.file_i
                 frame,
                 reasons_rows=settings.dashboard_reasons_rows,
                 source=upload.name,
+                log_to=settings,
             )
             risklist.save_list(settings, scored)
     except (StudentOpsError, RecordsInvalid) as exc:
