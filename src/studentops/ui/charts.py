@@ -59,16 +59,20 @@ def band_counts_chart(counts: pd.DataFrame) -> Any:
             .transform_calculate(
                 band_order="datum.band == 'high' ? 0 : (datum.band == 'medium' ? 1 : 2)"
             )
+            .properties(height=200)
         )
     return (
         alt.Chart(counts)
         .mark_bar()
         .encode(
-            x=alt.X("band:N", sort=list(BAND_COLOURS), title="risk band"),
+            x=alt.X(
+                "band:N", sort=list(BAND_COLOURS), title="risk band", axis=alt.Axis(labelAngle=0)
+            ),
             y=alt.Y("students:Q", title="students (count)"),
             color=colour,
             tooltip=["band", "students"],
         )
+        .properties(height=200)
     )
 
 

@@ -163,7 +163,7 @@ def test_every_page_in_chromium(
     from studentops.ui.risklist import latest_list
 
     settings = load_settings(home=state["home"], config_file=state["root"] / "none.yaml")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
 
     # Risk list: nothing yet, then an uploaded CSV scored, ranked, with reasons.
     page.goto(f"{dashboard}/")
@@ -222,19 +222,25 @@ def test_every_page_in_chromium(
     page.goto(f"{dashboard}/")
     _settle(page)
     _upload(page, state["whole-school.csv"], 10_000)
-    fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
-    started = time.perf_counter()
-    fresh.goto(f"{dashboard}/")
-    fresh.locator('[data-testid="stDataFrame"] canvas').first.wait_for(state="visible")
-    seconds = time.perf_counter() - started
-    _settle(fresh)
-    assert fresh.get_by_text("10,000 students shown").count() == 1
-    shot = _shot(fresh, tmp_path, "risk-list-10000")
+    # Cold: a new browser profile (the app's scripts not cached); warm: the same profile again.
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    timings = []
+    for _ in range(2):
+        fresh = context.new_page()
+        started = time.perf_counter()
+        fresh.goto(f"{dashboard}/")
+        fresh.locator('[data-testid="stDataFrame"] canvas').first.wait_for(state="visible")
+        timings.append(time.perf_counter() - started)
+        _settle(fresh)
+        assert fresh.get_by_text("10,000 students shown").count() == 1
+        shot = _shot(fresh, tmp_path, "risk-list-10000")
+        fresh.close()
+    context.close()
     load = os.getloadavg()
     print(
-        f"\n10,000-student risk list: table visible {seconds:.2f} s after opening "
-        f"(target < 3 s); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-        f"screenshots in {tmp_path}"
+        f"\n10,000-student risk list: table visible {timings[0]:.2f} s after opening in a new "
+        f"browser profile, {timings[1]:.2f} s with the app's scripts cached (target < 3 s); "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; screenshots in {tmp_path}"
     )
     keep = os.environ.get("STUDENTOPS_SCREENSHOT_DIR")
     if keep:  # docs/img is refreshed from here
@@ -242,5 +248,4 @@ def test_every_page_in_chromium(
         for png in tmp_path.glob("*.png"):
             shutil.copy(png, Path(keep) / png.name)
     assert shot.is_file()
-    fresh.close()
     page.close()

@@ -12,7 +12,8 @@ from studentops.serving.predictor import RecordsInvalid
 from studentops.ui import charts, risklist, state
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+# One shared copy per saved file (the page never changes it): no copy per visit.
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _latest(home: str, profile: str, stamp: float) -> risklist.RiskList | None:
     return risklist.latest_list(state.settings(), profile)
 
@@ -121,7 +122,7 @@ with right:
 
 high = int((shown["band"] == "high").sum())
 st.subheader(f"{len(shown):,} students shown, {high:,} at high risk")
-first = shown.head(5)
+first = shown.head(3)
 st.markdown(
     "**Most at risk:** "
     + "; ".join(
