@@ -65,7 +65,11 @@ def test_model_metadata(client: TestClient) -> None:
     assert body["metrics"] == {"roc_auc": 0.9}
     assert body["profile"]["name"] == "uci-dropout-binary"
     assert body["classes"] == ["Not dropout", "Dropout"]
-    assert body["risk_bands"] == {"high": 0.6, "medium": 0.3}
+    bands = body["risk_bands"]
+    assert (bands["mode"], bands["high"], bands["medium"]) == ("cutoffs", 0.6, 0.3)
+    assert bands["decision"].startswith("predicted Dropout (risk >= 0.50")
+    assert "high: predicted Dropout" in bands["rule"]
+    assert body["reason_units"] == "percentage points of risk"
 
 
 def test_health_ready_and_docs(client: TestClient) -> None:
