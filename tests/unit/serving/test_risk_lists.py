@@ -76,7 +76,7 @@ def test_the_same_inputs_tie_and_only_they(grades: Predictor) -> None:
 def test_a_student_predicted_at_risk_is_in_the_top_band(name: str) -> None:
     predictor = _predictor(name, rows=400)
     frame = generate_cohort(predictor.profile, rows=400, seed=3)
-    scored, _, scores = score_frame(predictor, frame)
+    scored, result, scores = score_frame(predictor, frame)
     assert scores is not None and scores.at_risk is not None
     assert scores.at_risk.any(), "the cohort should hold students predicted at risk"
     # in input order: every student the model calls at risk is high, whatever the cut-off
@@ -85,6 +85,15 @@ def test_a_student_predicted_at_risk_is_in_the_top_band(name: str) -> None:
     answers = predictor.answers(scores, [None] * len(scores.risk))
     assert all(a["risk_band"] == "high" for a, r in zip(answers, scores.at_risk, strict=True) if r)
     assert "predicted" in predictor.band_rule()
+    # and in the ranked file: the decision, seen from the labels, is never below the top band
+    risky = {predictor.class_labels[i] for i in predictor._risky}
+    if predictor.task == "regression":
+        below = predictor.profile.target.at_risk_below
+        flagged = scored["prediction"].astype(float) < below
+    else:
+        flagged = scored["prediction"].isin(risky)
+    assert flagged.sum() == scores.at_risk.sum() == result.accepted - (~flagged).sum()
+    assert (scored.loc[flagged, "risk_band"] == "high").all()
 
 
 def test_bands_by_share_and_capacity_say_why_an_at_risk_student_is_not_high() -> None:
