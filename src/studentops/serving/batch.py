@@ -42,6 +42,7 @@ class ScoreSummary:
     seconds: float
     logged: int
     warnings: list[str] = field(default_factory=list)
+    band_rule: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -78,7 +79,7 @@ def score_frame(
     predictor's rule for lists (:meth:`RiskBands.list_bands`).
     """
     frame = frame.reset_index(drop=True)
-    result = validate(frame, predictor.profile, require_target=False)
+    result = validate_known(frame, predictor)
     valid = result.valid
     if not len(valid):
         return frame.iloc[0:0].copy(), result, None
@@ -103,6 +104,22 @@ def score_frame(
     out["rank"] = pd.array(np.arange(1, len(out) + 1), dtype="Int64")
     out["model_version"] = predictor.info.version
     return out.reset_index(drop=True), result, scores
+
+
+def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResult:
+    """Validate the profile's columns of ``frame``; the others (``student_id``, a name, a
+    class) are not judged but copied to the output as they are, and a warning says so."""
+    columns = predictor.profile.columns
+    extra = [c for c in frame.columns if c not in columns]
+    result = validate(
+        frame[[c for c in frame.columns if c in columns]], predictor.profile, require_target=False
+    )
+    if extra:
+        shown = ", ".join(str(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        result.warnings.append(
+            f"{len(extra)} column(s) not in the profile, copied to the output unscored: {shown}"
+        )
+    return result
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
@@ -209,6 +226,7 @@ def format_reasons(reasons: dict[str, Any]) -> str:
 
 
 def default_rejects_path(out: Path) -> Path:
+    """``ranked.csv`` -> ``ranked.rejects.csv`` in the same folder."""
     return out.with_name(f"{out.stem}.rejects.csv")
 
 
@@ -229,10 +247,12 @@ def score_file(
 
     Args:
         profile: profile whose champion scores the file.
-        data: input CSV or Parquet (student rows; a target column, if present, is ignored).
+        data: input CSV or Parquet: the profile's columns are validated and scored; other
+            columns (``student_id``, a name) are copied to the output as they are.
         out: output CSV or Parquet: input rows plus predictions, ranked by risk.
         explain: add each student's top reasons (SHAP; much slower than scoring).
-        rejects: where rejected rows go with reasons (default ``<out>.rejects.csv``).
+        rejects: where rejected rows go with reasons (default: beside ``out``, named
+            ``<out name without extension>.rejects.csv``; see :func:`default_rejects_path`).
         predictor: score with this instead of loading the champion (tests, demo).
         log_predictions: append every prediction to the prediction log.
 
@@ -296,6 +316,7 @@ def score_file(
         logged=logged,
         warnings=list(result.warnings),
         timings=timings,
+        band_rule=predictor.band_rule(),
     )
 
 
@@ -310,7 +331,7 @@ def top_risk_students(
     ``reasons`` (``units`` and ``up``/``down`` lists of feature, value, label, contribution).
     """
     frame = frame.reset_index(drop=True)
-    result = validate(frame, predictor.profile, require_target=False)
+    result = validate_known(frame, predictor)
     valid = result.valid
     if not len(valid):
         return []
