@@ -107,6 +107,7 @@ def run_demo(
         f"scored {scored.accepted:,} of {scored.rows:,} rows in {scored.seconds:.2f}s "
         f"({scored.rows_per_s:,.0f} rows/s) -> {scored.out_path}"
     )
+    console.print(band_counts(scored.out_path))
 
     _step(6, "the ten students at highest risk, and why")
     top = show_risk_list(predictor, to_score)
@@ -162,6 +163,19 @@ def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, An
     )
     console.print(f"Bands: {predictor.band_rule()}")
     return top
+
+
+def band_counts(scored: Path) -> str:
+    """'bands: high 1,923 (77%), medium 63 (3%), low 514 (21%)' of a scored file."""
+    import pandas as pd
+
+    counts = pd.read_csv(scored, usecols=["risk_band"])["risk_band"].value_counts()
+    total = int(counts.sum()) or 1
+    parts = [
+        f"{band} {int(counts.get(band, 0)):,} ({counts.get(band, 0) / total:.0%})"
+        for band in ("high", "medium", "low")
+    ]
+    return "bands: " + ", ".join(parts)
 
 
 def closing_hint(settings: Settings, profile: str) -> str:

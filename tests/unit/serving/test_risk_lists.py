@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,3 +124,35 @@ def test_files_speak_labels(grades: Predictor) -> None:
     assert reasons["units"] == "percentage points of risk"
     coded = [r for r in reasons["up"] + reasons["down"] if r["feature"] in ("Tutoring", "Sports")]
     assert all(r["label"] in ("yes", "no") for r in coded)
+
+
+def test_the_demo_list_names_unit_and_rule_and_ranks_ten_distinct(
+    grades: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from studentops import demo
+    from studentops.config import Settings
+
+    data = tmp_path / "new-term.csv"
+    generate_cohort(grades.profile, rows=1500, seed=11).drop(columns=["GradeClass", "GPA"]).to_csv(
+        data, index=False
+    )
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(demo, "console", console)
+    top = demo.show_risk_list(grades, data)
+    text = console.export_text()
+    assert len(top) == 10 and [t["rank"] for t in top] == list(range(1, 11))
+    assert len({(round(t["risk_score"], 4), t["risk_log_odds"]) for t in top}) == 10
+    assert all(t["prediction"] in ("D", "F") and t["risk_band"] == "high" for t in top)
+    assert "pp = percentage points of risk" in text
+    assert "Bands: high: predicted D or F or risk >= 0.60" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    reasons = [r for t in top for r in t["reasons"]["up"]]
+    coded = [r for r in reasons if grades.profile.columns[r["feature"]].labels]
+    assert coded and all(r["label"] is not None for r in coded)
+
+    hint = demo.closing_hint(Settings(home=tmp_path / "state"), "student-performance")
+    tools = [word for word in hint.split() if word.endswith(("/mlflow", "/studentops"))]
+    assert len(tools) == 2 and all(Path(t).is_absolute() and Path(t).exists() for t in tools)
+    assert f"STUDENTOPS_HOME={(tmp_path / 'state').resolve()}" in hint
