@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,10 @@ def demo_dashboard(settings: Settings, predictor: Predictor, scored_input: Path)
         source=scored_input.name,
     )
     save_list(settings, risk_list)
+    local = Path(sys.executable).absolute().with_name("studentops")  # the venv's, any folder
+    command = str(local) if local.exists() else "studentops"
     return (
-        f"Dashboard:  .venv/bin/studentops dashboard  (then open "
-        f"http://127.0.0.1:{settings.dashboard_port}; the risk list of "
-        f"{risk_list.info.accepted:,} students is waiting there)"
+        f"Dashboard:  STUDENTOPS_HOME={settings.home.resolve()} {command} dashboard  (then open "
+        f"http://127.0.0.1:{settings.dashboard_port}: the risk list of "
+        f"{risk_list.info.accepted:,} students is there)"
     )

@@ -149,8 +149,12 @@ def curve_frame(report: dict[str, Any], x: str, y: str) -> pd.DataFrame:
 
 def importance_frame(report: dict[str, Any], top: int = 15) -> pd.DataFrame:
     """Global importance in percentage points of risk (mean absolute change), largest first."""
-    units = report.get("units", "risk")
-    scale = 100.0 if units == "risk" else 1.0
+    from studentops.ui.risklist import in_points
+
+    units = str(report.get("units", "risk"))
+    scale = 100.0 if units == "risk" else 1.0  # "risk": a probability, before units were named
+    if not in_points(units):
+        scale = 1.0
     items = list(report.get("importance", {}).items())[:top]
     return pd.DataFrame(
         {"feature": [k for k, _ in items], "points": [round(v * scale, 3) for _, v in items]}

@@ -31,6 +31,7 @@ BANDS = ("high", "medium", "low")
 BAND_WORDS = {"high": "high risk", "medium": "medium risk", "low": "low risk"}
 REASON_UNIT = "percentage points of risk"
 DISPLAY = ("rank", "student", "predicted", "risk_pct", "band", "why")
+OUTPUTS = ("prediction", "risk_score", "risk_log_odds", "risk_band", "band_reason", "rank")
 MIN_POINTS = 0.05  # a reason that rounds to 0.0 points says nothing
 MAX_GROUPS = 50  # a column with more distinct values is an id, not a group
 
@@ -49,6 +50,7 @@ class ListInfo:
     explained: int
     source: str
     reasons_unit: str = REASON_UNIT
+    band_rule: str = ""
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,18 +100,27 @@ def class_text(profile: Profile, value: Any) -> str:
     return category_key(value) if value is not None else ""
 
 
-def reason_points(item: dict[str, Any], units: str = "risk") -> float:
-    """A reason's contribution in percentage points of risk (risk units are probabilities)."""
+def reason_points(item: dict[str, Any], units: str = REASON_UNIT) -> float:
+    """A reason's contribution in percentage points of risk.
+
+    Explanations name their unit: "percentage points of risk" (used as is), or "risk" (a
+    probability, from models explained before the unit was named: times 100); any other unit
+    (a regression without a risk) is returned as is."""
     value = float(item.get("contribution", 0.0))
     return 100.0 * value if units == "risk" else value
+
+
+def in_points(units: str) -> bool:
+    """Whether contributions in ``units`` are shown as percentage points of risk."""
+    return units == "risk" or units == REASON_UNIT
 
 
 def reasons_text(
     profile: Profile, reasons: dict[str, Any], top_k: int = 3, *, with_down: bool = False
 ) -> str:
     """'Absences 28 (+2.0 pts); Study time 1.4 (+0.4 pts)': what pushed the risk up most."""
-    units = str(reasons.get("units", "risk"))
-    suffix = " pts" if units == "risk" else ""
+    units = str(reasons.get("units", REASON_UNIT))
+    suffix = " pts" if in_points(units) else ""
     sides = [reasons.get("up", [])[:top_k]]
     if with_down:
         sides.append(reasons.get("down", [])[:top_k])
@@ -185,6 +196,9 @@ def score_table(
             "why": why,
         }
     )
+    if "band_reason" in scored.columns:  # why a student is not in the band the decision says
+        notes = scored["band_reason"].astype(object).where(scored["band_reason"].notna(), "")
+        front["band_note"] = notes.to_numpy()
     rest = scored.drop(columns=[c for c in DISPLAY if c in scored.columns])
     # A CSV is read as text; rows that passed validation hold numbers where the profile says.
     numeric = [
@@ -209,6 +223,7 @@ def score_table(
         rejected=result.rejected,
         explained=explained,
         source=source,
+        band_rule=band_rule(predictor),
         warnings=list(result.warnings),
     )
     return RiskList(table=table, info=info, rejects=result.rejects if result.rejected else None)
@@ -237,6 +252,15 @@ def log_predictions(
     finally:
         log.close(timeout=600)
     return int(log.written)
+
+
+def band_rule(predictor: Predictor) -> str:
+    """The rule that made the bands, in one line (empty when the predictor cannot say)."""
+    rule = getattr(predictor, "band_rule", None)
+    if rule is not None:
+        return str(rule())
+    bands = predictor.bands
+    return f"high: risk >= {bands.high:.0%}; medium: >= {bands.medium:.0%}; low: below"
 
 
 def read_upload(data: bytes, name: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from studentops.datasets.profile import Profile, category_key
 from studentops.errors import DataError
-from studentops.ui.risklist import MIN_POINTS, class_text, reason_points, value_text
+from studentops.ui.risklist import MIN_POINTS, REASON_UNIT, class_text, reason_points, value_text
 
 if TYPE_CHECKING:
     from studentops.serving.predictor import Predictor
@@ -119,7 +119,7 @@ def reasons_frame(profile: Profile, reasons: dict[str, Any]) -> pd.DataFrame:
     """Reasons as rows for a chart: ``reason`` (feature = value in words), ``points``
     (percentage points of risk; positive pushes the risk up) and ``effect`` (in words),
     largest effect first."""
-    units = str(reasons.get("units", "risk"))
+    units = str(reasons.get("units", REASON_UNIT))
     rows = []
     for item in [*reasons.get("up", []), *reasons.get("down", [])]:
         feature = str(item.get("feature"))

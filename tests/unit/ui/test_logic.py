@@ -107,6 +107,11 @@ def test_values_and_reasons_read_in_words() -> None:
         "down": [{"feature": "Tutoring", "value": 1, "label": "yes", "contribution": -0.05}],
     }
     assert risklist.reasons_text(profile, reasons) == "Absences 28 (+2.1 pts)"
+    named = {
+        "units": risklist.REASON_UNIT,
+        "up": [{"feature": "Absences", "value": 28, "contribution": 2.1}],
+    }  # contributions already in percentage points
+    assert risklist.reasons_text(profile, named) == "Absences 28 (+2.1 pts)"
     frame = whatif.reasons_frame(profile, reasons)
     assert frame["reason"].tolist() == ["Tutoring = yes", "Absences = 28"]
     assert frame["points"].tolist() == [-5.0, 2.1]

@@ -90,6 +90,7 @@ st.caption(
     f"Risk is the model's estimate (0-100%) that the student ends in an at-risk outcome; "
     f"reasons are in {risklist.REASON_UNIT} and are shown for the "
     f"{info.explained:,} students at highest risk (open a student for anyone's reasons)."
+    + (f" Bands: {info.band_rule}" if info.band_rule else "")
 )
 
 left, right = st.columns([2, 3])
@@ -131,6 +132,8 @@ st.markdown(
     )
 )
 columns = list(risklist.DISPLAY)
+if "band_note" in shown.columns and shown["band_note"].astype(bool).any():
+    columns.insert(5, "band_note")
 view = shown[columns]
 if shown_group is not None:
     view = view.assign(**{group_col: shown_group.to_numpy()})
@@ -150,6 +153,7 @@ event = st.dataframe(
             "risk (%)", min_value=0, max_value=100, format="%.1f%%"
         ),
         "band": st.column_config.TextColumn("band"),
+        "band_note": st.column_config.TextColumn("why this band"),
         "why": st.column_config.TextColumn("why (top reasons, percentage points)", width="large"),
     },
 )
