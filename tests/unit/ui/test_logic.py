@@ -23,7 +23,8 @@ def test_scored_list_is_ranked_with_bands_and_reasons_in_points(scored: Any) -> 
     table = scored.table
     assert list(table.columns[:6]) == list(risklist.DISPLAY)
     assert scored.info.accepted == len(table) == 300 and scored.info.explained == 50
-    assert (np.diff(table["risk_pct"].to_numpy()) <= 0).all()
+    # Highest risk first; risks within 0.01 points rank by the model's log-odds (issue 19).
+    assert (np.diff(table["risk_score"].to_numpy()) <= 1e-4).all()
     assert table["rank"].tolist() == list(range(1, 301))
     assert set(table["band"]) <= set(risklist.BANDS)
     # Reasons for the first 50 only, each "feature value (+x.x pts)".
