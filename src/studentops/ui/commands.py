@@ -34,6 +34,9 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
         "false",
         "--client.toolbarMode",
         "minimal",
+        # Okabe-Ito blue: buttons, tags and progress bars read alike for colour-blind people.
+        "--theme.primaryColor",
+        "#0072B2",
     ]
 
 
