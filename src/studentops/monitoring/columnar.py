@@ -11,8 +11,8 @@ float64, categories as their category keys), one folder per profile::
 :func:`sync` copies what is new since the last sync (the first sync migrates an existing log
 whole); :func:`read_window` reads a profile's rows in a time span, only the columns asked for,
 with Arrow's filter pushed into the files. The database stays the source of truth: deleting
-the folder only costs one re-sync. JSON is parsed by Arrow's multithreaded reader, a million
-rows at a time.
+the folder only costs one re-sync. JSON is parsed by Arrow's reader (1 MB blocks in
+parallel), 100,000 rows per query so that memory stays bounded.
 """
 
 from __future__ import annotations
