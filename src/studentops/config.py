@@ -113,6 +113,36 @@ class Settings(BaseSettings):
     dashboard_user_header: str | None = Field(
         None, description="Request header naming the user, set by a single sign-on proxy."
     )
+    # -- monitoring (docs/monitoring.md) ------------------------------------------------------
+    monitor_numeric_statistic: str = Field(
+        "psi", description="Drift statistic for numbers: psi, wasserstein, ks or jensen_shannon."
+    )
+    monitor_categorical_statistic: str = Field(
+        "jensen_shannon", description="Drift statistic for categories: jensen_shannon or psi."
+    )
+    monitor_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Threshold per statistic name, overriding the defaults (psi 0.2, ...).",
+    )
+    monitor_min_rows: int = Field(
+        200, ge=1, description="Smallest window judged; fewer rows give 'too few rows'."
+    )
+    monitor_drift_share: float = Field(
+        0.25, gt=0, le=1, description="Share of drifted features from which a window drifted."
+    )
+    monitor_missing_threshold: float = Field(
+        0.05, gt=0, le=1, description="Change of the missing share (0-1) that counts as drift."
+    )
+    monitor_unseen_threshold: float = Field(
+        0.02, gt=0, le=1, description="Share of unseen categories (0-1) that counts as drift."
+    )
+    monitor_noise_quantile: float = Field(
+        0.99, gt=0.5, lt=1, description="Quantile of chance a drift must exceed (noise floor)."
+    )
+    monitor_bins: int = Field(10, ge=2, le=100, description="Reference bins per number.")
+    monitor_window_days: float = Field(
+        30.0, gt=0, description="Default window of `studentops monitor` (days back from now)."
+    )
     seed: int = 42
 
     @property

@@ -38,6 +38,7 @@ def run_demo(
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
     from studentops.datasets.validation import validate_file, write_rejects
+    from studentops.monitoring.demo_step import demo_drift_check
     from studentops.registry import models, tracking
     from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor, score_file
@@ -112,6 +113,7 @@ def run_demo(
 
     _step(6, "the ten students at highest risk, and why")
     top = show_risk_list(predictor, to_score)
+    drift = demo_drift_check(settings, profile, folder, rows=max(rows // 2, 500), seed=seed)
     console.print(closing_hint(settings, profile.name))
     console.print(demo_dashboard(settings, predictor, to_score))
     return {
@@ -120,6 +122,7 @@ def run_demo(
         "promoted": decision.promoted,
         "scored": scored.accepted,
         "top": top,
+        "drift": drift,
     }
 
 

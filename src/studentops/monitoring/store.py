@@ -63,6 +63,7 @@ outcomes = Table(
     Column("observed_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("source", String(256)),
+    Column("groups", _JSON),
 )
 
 checks = Table(
@@ -131,12 +132,15 @@ class Outcome(NamedTuple):
     """One true outcome; ``student_key`` is already pseudonymised (see ``monitoring.pseudonym``).
 
     ``outcome`` is the class label as text (regression: the value as text). ``observed_at`` is
-    when the outcome became known (end of term), UTC.
+    when the outcome became known (end of term), UTC. ``groups`` holds the student's values of
+    the profile's *sensitive* columns only (``{"Gender": "1"}``), for performance per group;
+    they are never features and never leave the monitoring tables.
     """
 
     student_key: str
     outcome: str
     observed_at: dt.datetime
+    groups: dict[str, str] | None = None
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -187,8 +191,9 @@ class MonitorStore:
     def engine(self) -> Engine:
         if self._engine is None:
             from studentops.monitoring.predlog import make_engine
+            from studentops.registry.tracking import with_installed_driver
 
-            self._engine = make_engine(self.url)
+            self._engine = make_engine(with_installed_driver(self.url))
             create_tables(self._engine)
         return self._engine
 
@@ -218,6 +223,7 @@ class MonitorStore:
                 "observed_at": _utc(r.observed_at),
                 "recorded_at": now,
                 "source": source,
+                "groups": r.groups,
             }
             for r in rows
         ]
@@ -228,11 +234,19 @@ class MonitorStore:
         return len(values)
 
     def read_outcomes(self, profile: str) -> pd.DataFrame:
-        """The latest outcome per student: columns ``student_key, outcome, observed_at``."""
+        """The latest outcome per student: ``student_key, outcome, observed_at, groups``.
+
+        ``groups`` is a dict (or None) per row.
+        """
         import pandas as pd
 
         query = (
-            select(outcomes.c.student_key, outcomes.c.outcome, outcomes.c.observed_at)
+            select(
+                outcomes.c.student_key,
+                outcomes.c.outcome,
+                outcomes.c.observed_at,
+                outcomes.c.groups,
+            )
             .where(outcomes.c.profile == profile)
             .order_by(outcomes.c.id)
         )
@@ -240,6 +254,7 @@ class MonitorStore:
             frame = pd.read_sql_query(query, conn)
         frame = frame.drop_duplicates("student_key", keep="last").reset_index(drop=True)
         frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+        frame["groups"] = [None if g is None else _loaded(g) for g in frame["groups"]]
         return frame
 
     # -- checks ------------------------------------------------------------------------------

@@ -72,9 +72,12 @@ def test_check_round_trip(tmp_path):
 def test_outcomes_latest_wins(tmp_path):
     store = MonitorStore(f"sqlite:///{tmp_path / 'p.db'}")
     t = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
-    assert store.write_outcomes("a", [Outcome("k1", "Dropout", t), Outcome("k2", "Graduate", t)])
+    assert store.write_outcomes(
+        "a", [Outcome("k1", "Dropout", t), Outcome("k2", "Graduate", t, {"Gender": "1"})]
+    )
     store.write_outcomes("a", [Outcome("k1", "Graduate", t)])
     store.write_outcomes("b", [Outcome("k1", "x", t)])
     frame = store.read_outcomes("a").set_index("student_key")
     assert frame.loc["k1", "outcome"] == "Graduate" and len(frame) == 2
+    assert frame.loc["k2", "groups"] == {"Gender": "1"} and frame.loc["k1", "groups"] is None
     store.close()
