@@ -92,10 +92,19 @@ def reasons_chart(reasons: pd.DataFrame) -> Any:
     )
 
 
-def line_chart(frame: pd.DataFrame, x: str, y: str, colour: str, x_title: str, y_title: str) -> Any:
-    """Lines (with points) of ``y`` over ``x``, one per ``colour`` value."""
+def line_chart(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    colour: str,
+    x_title: str,
+    y_title: str,
+    rule: float | None = None,
+) -> Any:
+    """Lines (with points) of ``y`` over ``x``, one per ``colour`` value; ``rule`` draws a
+    dashed horizontal line there (an alarm level)."""
     alt = _alt()
-    return (
+    lines = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
@@ -105,6 +114,14 @@ def line_chart(frame: pd.DataFrame, x: str, y: str, colour: str, x_title: str, y
             tooltip=[x, y, colour],
         )
     )
+    if rule is None:
+        return lines
+    level = (
+        alt.Chart(pd.DataFrame({y: [rule]}))
+        .mark_rule(strokeDash=[4, 4], color=OKABE_ITO["vermillion"])
+        .encode(y=f"{y}:Q")
+    )
+    return lines + level
 
 
 def curve_chart(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str) -> Any:

@@ -36,6 +36,17 @@ def drift_over_time(settings: Settings, profile: str) -> pd.DataFrame:
         return store.read_features(profile)
 
 
+def worst_features(drift: pd.DataFrame, n: int = 8) -> pd.DataFrame:
+    """The rows of the ``n`` features whose drift came closest to (or past) its threshold at
+    any check, with ``ratio`` = value / threshold (1 = alarm). Eight: the colours of the
+    colour-blind-safe palette; the table below the chart lists every feature."""
+    if drift.empty:
+        return drift.assign(ratio=pd.Series(dtype=float))
+    frame = drift.assign(ratio=drift["value"] / drift["threshold"])
+    worst = frame.groupby("feature")["ratio"].max().sort_values(ascending=False)
+    return frame[frame["feature"].isin(worst.index[:n])].reset_index(drop=True)
+
+
 def performance_over_time(settings: Settings, profile: str) -> pd.DataFrame:
     """Figures over everyone (no group) per check: ``started_at``, ``metric``,
     ``model_version``, ``value``, ``n``; empty until outcomes have been recorded."""

@@ -199,3 +199,17 @@ def test_a_scored_upload_is_logged_pseudonymised(
     assert set(logged["source"]) == {"dashboard"}
     raw = {str(v) for v in new_term.head(30)["StudentID"]}
     assert not raw & set(logged["student_key"].astype(str))
+
+
+def test_drift_chart_keeps_the_features_closest_to_their_alarm() -> None:
+    from studentops.ui.monitorview import worst_features
+
+    rows = [
+        {"feature": f"f{i}", "value": 0.01 * i, "threshold": 0.2, "started_at": day}
+        for i in range(12)
+        for day in (1, 2)
+    ]
+    kept = worst_features(pd.DataFrame(rows), n=3)
+    assert sorted(kept["feature"].unique()) == ["f10", "f11", "f9"]
+    assert kept["ratio"].max() == pytest.approx(0.55)
+    assert worst_features(pd.DataFrame(columns=["feature", "value", "threshold"])).empty

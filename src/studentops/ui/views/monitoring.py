@@ -40,18 +40,19 @@ else:
             f"**Latest check:** {verdict.get(latest['status'], latest['status'])}. "
             f"{latest.get('message') or ''}"
         )
-    drift = drift.assign(ratio=drift["value"] / drift["threshold"])
     st.altair_chart(
         charts.line_chart(
-            drift,
+            monitorview.worst_features(drift),
             "started_at",
             "ratio",
             "feature",
             "check time (date, UTC)",
             "drift statistic / its threshold (1 = alarm)",
+            rule=1.0,
         ),
         width="stretch",
     )
+    st.caption("The eight features closest to their alarm threshold; every feature below.")
     last = drift[drift["started_at"] == drift["started_at"].max()]
     st.dataframe(
         last[["feature", "statistic", "value", "threshold", "drifted", "message"]],
