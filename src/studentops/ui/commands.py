@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,15 +41,27 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
     ]
 
 
+def free_port(host: str) -> int:
+    """A port that is free on ``host`` now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def dashboard(
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on (default: setting dashboard_port).")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port to listen on; 0: any free one (default: dashboard_port)."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
     """Open the dashboard: risk lists with reasons, one student, models, monitoring."""
     settings = load_settings()
     chosen = settings.dashboard_port if port is None else port
+    if chosen == 0:
+        chosen = free_port(host)
     typer.echo(f"dashboard on http://{host}:{chosen} (Ctrl+C to stop)", err=True)
     command = streamlit_command(APP, host, chosen)
     sys.stdout.flush()

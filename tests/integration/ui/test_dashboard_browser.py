@@ -164,6 +164,8 @@ def test_every_page_in_chromium(
 
     settings = load_settings(home=state["home"], config_file=state["root"] / "none.yaml")
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    crashes: list[str] = []  # uncaught JavaScript errors: a page that broke without saying so
+    page.on("pageerror", lambda exc: crashes.append(str(exc)))
 
     # Risk list: nothing yet, then an uploaded CSV scored, ranked, with reasons.
     page.goto(f"{dashboard}/")
@@ -248,4 +250,5 @@ def test_every_page_in_chromium(
         for png in tmp_path.glob("*.png"):
             shutil.copy(png, Path(keep) / png.name)
     assert shot.is_file()
+    assert not crashes, crashes
     page.close()

@@ -213,3 +213,16 @@ def test_drift_chart_keeps_the_features_closest_to_their_alarm() -> None:
     assert sorted(kept["feature"].unique()) == ["f10", "f11", "f9"]
     assert kept["ratio"].max() == pytest.approx(0.55)
     assert worst_features(pd.DataFrame(columns=["feature", "value", "threshold"])).empty
+
+
+def test_dashboard_command_runs_streamlit_headless_on_the_chosen_interface() -> None:
+    from studentops.ui.commands import APP, free_port, streamlit_command
+
+    port = free_port("127.0.0.1")
+    command = streamlit_command(APP, "127.0.0.1", port)
+    assert command[1:5] == ["-m", "streamlit", "run", str(APP)] and APP.is_file()
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.address"] == "127.0.0.1"
+    assert options["--server.port"] == str(port) and 0 < port < 65536
+    assert options["--server.headless"] == "true"
+    assert options["--browser.gatherUsageStats"] == "false"
