@@ -28,6 +28,7 @@ PARTS = (
     "monitoring.alerts",
     "monitoring.retraining",
     "privacy",
+    "ui",
 )
 
 app = typer.Typer(
@@ -68,9 +69,24 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("STUDENTOPS_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from typer._click import exceptions as usage  # Typer bundles its own Click
+
     _register_parts()
     try:
-        app(args=argv, standalone_mode=True)
+        # Not standalone: a usage error (a bad option value) is ours to print, as one line
+        # rather than Typer's boxed panel.
+        code = app(args=argv, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)  # as standalone Click: always exit
+    except usage.NoArgsIsHelpError as exc:  # the help is printed already
+        sys.exit(exc.exit_code)
+    except usage.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "studentops"
+        typer.echo(f"error: {exc.format_message()} (see '{command} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     except StudentOpsError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

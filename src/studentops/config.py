@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError
@@ -92,6 +92,28 @@ class Settings(BaseSettings):
     stream_sink: str | None = Field(None, description="Output stream URL of the Lambda handler.")
     stream_dead_letter: str | None = Field(
         None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
+    )
+    # -- risk lists (docs/serving.md) ---------------------------------------------------------
+    risk_band_mode: Literal["cutoffs", "shares", "capacity"] = Field(
+        "cutoffs",
+        description="Bands by probability cut-offs, by shares of a ranked list, or by capacity.",
+    )
+    risk_high_share: float = Field(
+        0.10, gt=0, le=1, description="shares: the top share of a list that is 'high'."
+    )
+    risk_medium_share: float = Field(
+        0.25, gt=0, le=1, description="shares: the top share that is at least 'medium'."
+    )
+    risk_capacity: int = Field(
+        50, ge=1, description="capacity: how many students of a list the team can see ('high')."
+    )
+    # -- dashboard (docs/dashboard.md) ---------------------------------------------------------
+    dashboard_port: int = Field(8501, ge=0, le=65535, description="Port of `studentops dashboard`.")
+    dashboard_reasons_rows: int = Field(
+        500, ge=0, description="Students (from the top of a risk list) whose reasons are computed."
+    )
+    dashboard_user_header: str | None = Field(
+        None, description="Request header naming the user, set by a single sign-on proxy."
     )
     # -- monitoring (docs/monitoring.md) ------------------------------------------------------
     monitor_numeric_statistic: str = Field(

@@ -8,7 +8,10 @@ Every step is a plain function of a part; this module only chains them and print
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -40,9 +43,10 @@ def run_demo(
     from studentops.registry import models, tracking
     from studentops.registry.cards import demo_card_step
     from studentops.registry.tracking import quiet_library_logs
-    from studentops.serving.batch import load_predictor, score_file, top_risk_students
+    from studentops.serving.batch import load_predictor, score_file
     from studentops.training.commands import TrialProgress, _metrics_table
     from studentops.training.pipeline import train_and_register
+    from studentops.ui.demo import demo_dashboard
 
     quiet_library_logs(optuna=True)
     profile = load_profile(profile_name, settings.profiles_dir)
@@ -107,42 +111,17 @@ def run_demo(
         f"scored {scored.accepted:,} of {scored.rows:,} rows in {scored.seconds:.2f}s "
         f"({scored.rows_per_s:,.0f} rows/s) -> {scored.out_path}"
     )
+    console.print(band_counts(scored.out_path))
 
     _step(6, "the ten students at highest risk, and why")
-    import pandas as pd
-
-    top = top_risk_students(predictor, pd.read_csv(to_score), n=10, top_k=3)
-    table = Table("rank", "student", "predicted", "risk", "band", "top reasons")
-    labels = profile.target.labels or {}
-    for item in top:
-        # Contributions are in risk probability; shown in percentage points, as a student
-        # whose risk is already near its ceiling gets reasons worth fractions of a point.
-        reasons = "; ".join(
-            f"{r['feature']}={r.get('label') or _short(r['value'])} "
-            f"({100 * r['contribution']:+.2f} pts)"
-            for r in item["reasons"].get("up", [])[:3]
-        )
-        pred = item["prediction"]
-        table.add_row(
-            str(item["rank"]),
-            str(item["student_id"]),
-            str(labels.get(pred, pred)),
-            f"{item['risk_score']:.2f}",
-            item["risk_band"],
-            reasons,
-        )
-    console.print(table)
+    top = show_risk_list(predictor, to_score)
     drift = demo_drift_check(settings, profile, folder, rows=max(rows // 2, 500), seed=seed)
     alerts = run_alerts_demo(
         settings, profile, folder, rows=max(rows // 2, 500), budget_s=budget_s, seed=seed
     )
     demo_card_step(settings, profile.name)
-    console.print(
-        "\nMLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
-        f"{settings.mlflow_tracking_uri}\n"
-        f"Serve the API:  .venv/bin/studentops serve --profile {profile.name}  "
-        "(then open http://127.0.0.1:8000/docs)"
-    )
+    console.print(closing_hint(settings, profile.name))
+    console.print(demo_dashboard(settings, predictor, to_score))
     return {
         "accepted": validation.accepted,
         "test_metrics": result.test_metrics,
@@ -154,5 +133,76 @@ def run_demo(
     }
 
 
-def _short(value: object) -> str:
-    return f"{value:.1f}" if isinstance(value, float) else str(value)
+def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, Any]]:
+    """Print the ``n`` students at highest risk with their band and labelled reasons, the
+    band rule and the unit of the reasons; returns the items (``batch.top_risk_students``)."""
+    import pandas as pd
+
+    from studentops.serving.batch import reason_text, top_risk_students
+
+    top = top_risk_students(predictor, pd.read_csv(data), n=n, top_k=3)
+    table = Table(
+        "#",
+        "student",
+        "predicted",
+        "risk",
+        "log-odds",
+        "band",
+        "top reasons",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for item in top:
+        reasons = "\n".join(reason_text(r) for r in item["reasons"].get("up", [])[:3])
+        band = item["risk_band"] or "-"
+        if item.get("band_reason"):
+            band += f" ({item['band_reason']})"
+        table.add_row(
+            str(item["rank"]),
+            str(item["student_id"]),
+            str(item["prediction"]),
+            f"{100 * item['risk_score']:.2f}%",
+            f"{item['risk_log_odds']:+.2f}",
+            band,
+            reasons or "-",
+        )
+    console.print(table)
+    units = top[0]["reasons"].get("units") if top else "percentage points of risk"
+    console.print(
+        f"Reasons: pp = {units}, what each feature adds to (+) or takes from (-) this "
+        "student's risk (SHAP; docs/serving.md). Ranked by risk, equal risks by the model's "
+        "log-odds before averaging."
+    )
+    console.print(f"Bands: {predictor.band_rule()}")
+    return top
+
+
+def band_counts(scored: Path) -> str:
+    """'bands: high 1,923 (77%), medium 63 (3%), low 514 (21%)' of a scored file."""
+    import pandas as pd
+
+    counts = pd.read_csv(scored, usecols=["risk_band"])["risk_band"].value_counts()
+    total = int(counts.sum()) or 1
+    parts = [
+        f"{band} {int(counts.get(band, 0)):,} ({counts.get(band, 0) / total:.0%})"
+        for band in ("high", "medium", "low")
+    ]
+    return "bands: " + ", ".join(parts)
+
+
+def closing_hint(settings: Settings, profile: str) -> str:
+    """Commands to go on with, by absolute paths so they work from any folder."""
+    import shutil
+    import sys
+
+    bin_dir = Path(sys.executable).absolute().parent  # the venv's bin, symlinks kept
+    tools = {}
+    for tool in ("mlflow", "studentops"):
+        local = bin_dir / tool
+        tools[tool] = str(local) if local.exists() else (shutil.which(tool) or tool)
+    home = settings.home.resolve()
+    return (
+        f"\nMLflow UI:  {tools['mlflow']} ui --backend-store-uri {settings.mlflow_tracking_uri}\n"
+        f"Serve the API:  STUDENTOPS_HOME={home} {tools['studentops']} serve --profile "
+        f"{profile}  (then open http://127.0.0.1:8000/docs)"
+    )

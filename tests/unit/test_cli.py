@@ -74,3 +74,50 @@ def test_profile_show_and_infer(tmp_path: Path) -> None:
     res = run("profile", "infer", str(data), "--name", "draft", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert run("validate", "-p", str(out), "-d", str(data)).returncode == 0
+
+
+def test_a_bad_option_value_is_one_line(home: Path) -> None:
+    res = run("train", "-p", "student-performance", "--time-budget", "0.5")
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: Invalid value for '--time-budget'")
+    assert len(res.stderr.strip().splitlines()) == 1 and "╭" not in res.stderr
+
+
+def test_profile_list_fits_80_columns(home: Path) -> None:
+    import os
+
+    from studentops.datasets.profile import builtin_profile_names
+
+    res = subprocess.run(
+        [sys.executable, "-m", "studentops", "profile", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80
+    names = {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
+    assert set(builtin_profile_names()) <= names  # whole names, never cut
+
+
+def test_train_as_of_week_says_the_week(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from studentops.cli import _register_parts, app
+    from studentops.errors import DataError
+    from studentops.training import commands, pipeline
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise DataError("stopped after the week line")
+
+    monkeypatch.setattr(commands, "_weekly_file", lambda *a: tmp_path / "week-6.parquet")
+    monkeypatch.setattr(pipeline, "train_and_register", stop)
+    _register_parts()
+    result = CliRunner().invoke(
+        app, ["train", "-p", "oulad-pass", "--as-of-week", "6", "--time-budget", "1"]
+    )
+    assert isinstance(result.exception, DataError)
+    assert "as of week 6: features from events before day 42" in result.output

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +31,13 @@ def profile_list() -> None:
     from studentops.datasets.profile import builtin_profile_names, load_profile
 
     settings = load_settings()
-    table = Table("profile", "task", "target", "features", "default data")
+    # Fits 80 columns: simple rules instead of boxes, names never cut, long cells wrapped.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("profile", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("features", justify="right", no_wrap=True)
+    table.add_column("default data", overflow="fold")
     names = builtin_profile_names()
     if settings.profiles_dir and settings.profiles_dir.is_dir():
         names += sorted(p.stem for p in settings.profiles_dir.glob("*.yaml"))

@@ -165,6 +165,56 @@ class Profile(BaseModel):
     drop: list[str] = Field(default_factory=list, description="Columns never used as features.")
     group: str | None = None
     period: str | None = None
+    # -- output: how risk lists speak (docs/serving.md) -----------------------------------
+    feature_groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Correlated features explained as one reason, e.g. {'2nd-semester curricular "
+            "units': [enrolled, approved, grade]}: their contributions are summed."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_feature_groups(self) -> Profile:
+        seen: dict[str, str] = {}
+        for name, members in self.feature_groups.items():
+            if not members:
+                raise ValueError(f"feature_groups.{name}: list at least one column")
+            for col in members:
+                if col not in self.columns:
+                    raise ValueError(f"feature_groups.{name}: column '{col}' is not in 'columns'")
+                if col in seen:
+                    raise ValueError(
+                        f"feature_groups.{name}: column '{col}' is already in group '{seen[col]}'"
+                    )
+                seen[col] = name
+        return self
+
+    def value_label(self, column: str, value: Any) -> str | None:
+        """The display name of ``value`` in ``column``: its profile label, 'yes'/'no' for a
+        boolean, else None (the value speaks for itself)."""
+        col = self.columns.get(column)
+        if col is None or is_missing(value):
+            return None
+        if col.labels:
+            key = category_key(value)
+            for k, label in col.labels.items():
+                if category_key(k) == key:
+                    return label
+        if col.type == "boolean":
+            flag = BOOLEAN_TEXT.get(category_key(value).lower())
+            return None if flag is None else ("yes" if flag else "no")
+        return None
+
+    def class_label(self, value: Any) -> str:
+        """The display name of a target class (its label, else the class itself as text)."""
+        key = category_key(value)
+        for k, label in (self.target.labels or {}).items():
+            if category_key(k) == key:
+                return label
+        return key
+
+    # -- end of output keys ---------------------------------------------------------------
 
     @model_validator(mode="after")
     def _check(self) -> Profile:

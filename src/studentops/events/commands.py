@@ -119,10 +119,17 @@ def evaluate_cmd(
         ),
     ] = "search",
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for the table (CSV) and plot (PNG).")
-    ] = Path("reports/early-warning"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the table (CSV) and plot (PNG) (default: <home>/reports/"
+            "early-warning).",
+        ),
+    ] = None,
 ) -> None:
     """Early warning by week: train per cut-off week, report ROC-AUC, recall@P0.8 and F1."""
+    from studentops.config import load_settings
     from studentops.events.early_warning import (
         PROFILE,
         evaluate_by_week,
@@ -130,9 +137,13 @@ def evaluate_cmd(
         plot_by_week,
     )
     from studentops.events.weekly import weeks_arg
+    from studentops.registry.tracking import quiet_library_logs
 
     if profile != PROFILE:
         raise DataError(f"evaluate by week supports the '{PROFILE}' profile, not '{profile}'")
+    quiet_library_logs(optuna=True)
+    if out is None:
+        out = load_settings().ensure_home() / "reports" / "early-warning"
     result = evaluate_by_week(
         weeks_arg(weeks),
         time_budget,

@@ -94,7 +94,9 @@ def feature_columns(
                 values = category_keys(values.astype(object))
             out[name] = values
         else:
-            out[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            if values.dtype != "float64":
+                values = pd.to_numeric(values, errors="coerce")
+            out[name] = values.to_numpy(dtype=float, copy=False)
     return out
 
 

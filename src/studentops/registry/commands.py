@@ -119,6 +119,9 @@ def models_cmd(
         typer.echo(json.dumps(rows, indent=2))
         return
     metric_names = _shown_metrics(versions)
+    if console.width < WIDE_TABLE:
+        _print_versions_vertically(versions, metric_names)
+        return
     table = Table(title=versions[0].name, caption="underlined: the selection metric")
     table.add_column("version", no_wrap=True)
     table.add_column("aliases", no_wrap=True)
@@ -142,6 +145,33 @@ def models_cmd(
             style=style,
         )
     console.print(table)
+
+
+# Below this terminal width the table would cut names and collapse columns: one block per
+# version instead (measured: 7 columns + 3 metrics need about 110 characters).
+WIDE_TABLE = 110
+
+
+def _print_versions_vertically(versions: list[VersionSummary], metric_names: list[str]) -> None:
+    """One block per version, a field per line: readable in an 80-column terminal."""
+    from rich.padding import Padding
+
+    console.print(f"[bold]{versions[0].name}[/]  (underlined: the selection metric)")
+    for v in versions:
+        aliases = " ".join(f"@{a}" for a in v.aliases)
+        style = "bold green" if "champion" in v.aliases else "bold"
+        console.print(f"[{style}]v{v.version}[/] {aliases}".rstrip())
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row("created (UTC)", v.created.strftime("%Y-%m-%d %H:%M"))
+        grid.add_row("algorithm", v.algorithm or "-")
+        gap = "-" if v.fairness_gap is None else f"{v.fairness_gap:.4f}"
+        grid.add_row("fairness gap", gap)
+        for m in metric_names:
+            grid.add_row(m, _cell(v.test_metrics.get(m), m == v.metric))
+        grid.add_row("run", v.run_id or "-")
+        console.print(Padding(grid, (0, 0, 0, 2)))
 
 
 # Metrics worth a column, in this order; --json lists every one.

@@ -28,10 +28,11 @@ from studentops.config import Settings, load_settings
 from studentops.datasets.profile import load_profile
 from studentops.errors import ConfigError, DataError, ModelError, ProfileError, StudentOpsError
 from studentops.monitoring.logwriter import ProcessPredictionLog
+from studentops.serving.bands import bands_from_settings
 from studentops.serving.deps import ServingState
 from studentops.serving.holder import ModelHolder, ModelSource
 from studentops.serving.metrics import Metrics, MetricsMiddleware
-from studentops.serving.predictor import ModelInfo, Predictor, RecordsInvalid, RiskBands, TooLarge
+from studentops.serving.predictor import ModelInfo, Predictor, RecordsInvalid, TooLarge
 from studentops.serving.routes import admin, health, model, predict
 from studentops.serving.schemas import ErrorOut, PredictionOut, predict_openapi, record_model
 from studentops.serving.security import AuthError, BodyLimitMiddleware, BodyTooLarge, KeyChecker
@@ -174,7 +175,7 @@ def create_app(
     from studentops.monitoring.prometheus import MonitoringCollector
 
     metrics.add_collector(MonitoringCollector(settings.prediction_log))  # latest drift figures
-    bands = RiskBands(high=settings.risk_high, medium=settings.risk_medium)
+    bands = bands_from_settings(settings)
 
     def make_predictor(model_obj: Any, info: ModelInfo) -> Predictor:
         return Predictor(model_obj, info, bands, explainer)

@@ -24,7 +24,8 @@ from studentops.datasets.loading import read_table
 from studentops.datasets.validation import ValidationResult, validate
 from studentops.errors import DataError
 from studentops.monitoring.predlog import LogRow, PredictionLog
-from studentops.serving.predictor import ModelInfo, Predictor, RiskBands, Scores
+from studentops.serving.bands import bands_from_settings
+from studentops.serving.predictor import ModelInfo, Predictor, Scores
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ScoreSummary:
     seconds: float
     logged: int
     warnings: list[str] = field(default_factory=list)
+    band_rule: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -62,8 +64,7 @@ def load_predictor(
 
         raise ModelError(f"no champion for profile '{profile}': train and promote a model first")
     model, info = source.load(version)
-    bands = RiskBands(high=settings.risk_high, medium=settings.risk_medium)
-    return Predictor(model, info, bands, explainer)
+    return Predictor(model, info, bands_from_settings(settings), explainer)
 
 
 def score_frame(
@@ -71,31 +72,54 @@ def score_frame(
 ) -> tuple[pd.DataFrame, ValidationResult, Scores | None]:
     """Validate and score a table; returns (ranked predictions, validation, raw scores).
 
-    The predictions are the input rows that passed, with ``prediction``, ``proba_<class>``,
-    ``risk_score``, ``risk_band``, ``rank`` and ``model_version`` appended (and ``reasons``
-    with ``explain``), highest risk first.
+    The predictions are the input rows that passed, with ``prediction`` (the class label),
+    ``proba_<label>`` per class, ``risk_score``, ``risk_log_odds`` (the tie-break of equal
+    risks), ``risk_band``, ``band_reason``, ``rank`` (integers from 1) and ``model_version``
+    appended (and ``reasons`` with ``explain``), highest risk first. Bands follow the
+    predictor's rule for lists (:meth:`RiskBands.list_bands`).
     """
     frame = frame.reset_index(drop=True)
-    result = validate(frame, predictor.profile, require_target=False)
+    result = validate_known(frame, predictor)
     valid = result.valid
     if not len(valid):
         return frame.iloc[0:0].copy(), result, None
-    scores = predictor.score_frame(valid[predictor.features])
+    X = predictor.model.encode(valid[predictor.features])
+    scores = predictor.score_matrix(X)
+    key = predictor.rank_key(X, scores)
+    order = predictor.rank_order(scores, key)
+    bands, band_reasons = predictor.bands.list_bands(scores.risk, order, scores.at_risk)
     out = frame.loc[valid.index].copy()
-    out["prediction"] = scores.prediction
+    out["prediction"] = predictor.labels_of(scores.prediction)
     if scores.proba is not None:
-        for j, name in enumerate(predictor.class_names):
+        for j, name in enumerate(predictor.class_labels):
             out[f"proba_{name}"] = scores.proba[:, j]
     out["risk_score"] = scores.risk
-    out["risk_band"] = predictor.bands.bands(scores.risk)
+    out["risk_log_odds"] = key
+    out["risk_band"] = bands
+    out["band_reason"] = band_reasons
     if explain:
         reasons = predictor.explain(valid[predictor.features].to_dict("records"), top_k)
         out["reasons"] = [format_reasons(r) for r in reasons]
-    order = np.argsort(-scores.risk, kind="stable")
     out = out.iloc[order]
-    out["rank"] = np.arange(1, len(out) + 1)
+    out["rank"] = pd.array(np.arange(1, len(out) + 1), dtype="Int64")
     out["model_version"] = predictor.info.version
     return out.reset_index(drop=True), result, scores
+
+
+def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResult:
+    """Validate the profile's columns of ``frame``; the others (``student_id``, a name, a
+    class) are not judged but copied to the output as they are, and a warning says so."""
+    columns = predictor.profile.columns
+    extra = [c for c in frame.columns if c not in columns]
+    result = validate(
+        frame[[c for c in frame.columns if c in columns]], predictor.profile, require_target=False
+    )
+    if extra:
+        shown = ", ".join(str(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        result.warnings.append(
+            f"{len(extra)} column(s) not in the profile, copied to the output unscored: {shown}"
+        )
+    return result
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
@@ -141,7 +165,7 @@ def log_rows(
     ids = student_ids(frame.loc[valid.index], predictor)
     info: ModelInfo = predictor.info
     now = time.time()
-    bands = predictor.bands.bands(scores.risk).tolist()
+    bands = predictor.bands.bands(scores.risk, scores.at_risk).tolist()
     preds = scores.prediction.tolist()
     risk = [None if r != r else r for r in scores.risk.tolist()]
     if scores.proba is not None:
@@ -180,25 +204,29 @@ def student_ids(frame: pd.DataFrame, predictor: Predictor) -> list[Any]:
     return [None] * len(frame)
 
 
+def reason_text(reason: dict[str, Any]) -> str:
+    """One reason in words: 'Course = Nursing (+3.2 pp)' (pp: percentage points of risk)."""
+    shown = reason.get("label")
+    if shown is None:
+        value = reason.get("value")
+        shown = f"{value:.3g}" if isinstance(value, float) else value
+    return f"{reason.get('feature')} = {shown} ({float(reason.get('contribution', 0.0)):+.1f} pp)"
+
+
 def format_reasons(reasons: dict[str, Any]) -> str:
-    """'up: feature=value (+0.120), ...; down: ...' for a CSV cell."""
-
-    def side(items: list[dict[str, Any]]) -> str:
-        return ", ".join(
-            f"{r.get('feature')}={r.get('label') or r.get('value')} "
-            f"({float(r.get('contribution', 0.0)):+.3f})"
-            for r in items
-        )
-
+    """'up: feature = label (+12.0 pp), ...; down: ... [pp = percentage points of risk]' for a
+    CSV cell; the unit is named in every cell."""
     parts = []
     if reasons.get("up"):
-        parts.append("up: " + side(reasons["up"]))
+        parts.append("up: " + ", ".join(reason_text(r) for r in reasons["up"]))
     if reasons.get("down"):
-        parts.append("down: " + side(reasons["down"]))
-    return "; ".join(parts)
+        parts.append("down: " + ", ".join(reason_text(r) for r in reasons["down"]))
+    units = reasons.get("units", "percentage points of risk")
+    return "; ".join(parts) + (f" [pp = {units}]" if parts else "")
 
 
 def default_rejects_path(out: Path) -> Path:
+    """``ranked.csv`` -> ``ranked.rejects.csv`` in the same folder."""
     return out.with_name(f"{out.stem}.rejects.csv")
 
 
@@ -219,10 +247,12 @@ def score_file(
 
     Args:
         profile: profile whose champion scores the file.
-        data: input CSV or Parquet (student rows; a target column, if present, is ignored).
+        data: input CSV or Parquet: the profile's columns are validated and scored; other
+            columns (``student_id``, a name) are copied to the output as they are.
         out: output CSV or Parquet: input rows plus predictions, ranked by risk.
         explain: add each student's top reasons (SHAP; much slower than scoring).
-        rejects: where rejected rows go with reasons (default ``<out>.rejects.csv``).
+        rejects: where rejected rows go with reasons (default: beside ``out``, named
+            ``<out name without extension>.rejects.csv``; see :func:`default_rejects_path`).
         predictor: score with this instead of loading the champion (tests, demo).
         log_predictions: append every prediction to the prediction log.
 
@@ -286,6 +316,7 @@ def score_file(
         logged=logged,
         warnings=list(result.warnings),
         timings=timings,
+        band_rule=predictor.band_rule(),
     )
 
 
@@ -294,29 +325,36 @@ def top_risk_students(
 ) -> list[dict[str, Any]]:
     """The ``n`` highest-risk students of a table with their top reasons.
 
-    Scores every row, then explains only the ``n`` returned. Each item: ``student_id``,
-    ``rank``, ``prediction``, ``risk_score``, ``risk_band`` and ``reasons`` (feature, value,
-    contribution; positive pushes risk up).
+    Scores every row, ranks them as :func:`score_frame` does (risk, then the model's log-odds)
+    and explains only the ``n`` returned. Each item: ``student_id``, ``rank``, ``prediction``
+    (class label), ``risk_score``, ``risk_log_odds``, ``risk_band``, ``band_reason`` and
+    ``reasons`` (``units`` and ``up``/``down`` lists of feature, value, label, contribution).
     """
-    _, result, scores = score_frame(predictor, frame)
-    if scores is None:
-        return []
+    frame = frame.reset_index(drop=True)
+    result = validate_known(frame, predictor)
     valid = result.valid
-    order = np.argsort(-scores.risk, kind="stable")[:n]
-    chosen = valid.iloc[order]
+    if not len(valid):
+        return []
+    X = predictor.model.encode(valid[predictor.features])
+    scores = predictor.score_matrix(X)
+    key = predictor.rank_key(X, scores)
+    order = predictor.rank_order(scores, key)
+    bands, band_reasons = predictor.bands.list_bands(scores.risk, order, scores.at_risk)
+    top = order[:n]
+    chosen = valid.iloc[top]
     reasons = predictor.explain(chosen[predictor.features].to_dict("records"), top_k)
-    ids = student_ids(frame.reset_index(drop=True).loc[chosen.index], predictor)
-    bands = predictor.bands.bands(scores.risk[order])
+    ids = student_ids(frame.loc[chosen.index], predictor)
+    labels = predictor.labels_of(scores.prediction[top])
     return [
         {
             "student_id": ids[i],
             "rank": i + 1,
-            "prediction": scores.prediction[j].item()
-            if hasattr(scores.prediction[j], "item")
-            else scores.prediction[j],
+            "prediction": labels[i],
             "risk_score": float(scores.risk[j]),
-            "risk_band": bands[i],
+            "risk_log_odds": float(key[j]),
+            "risk_band": bands[j],
+            "band_reason": band_reasons[j],
             "reasons": reasons[i],
         }
-        for i, j in enumerate(order)
+        for i, j in enumerate(top)
     ]

@@ -70,7 +70,15 @@ def serve(
 
 
 def score(
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV or Parquet file to score.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            "-d",
+            help="CSV or Parquet file to score; columns outside the profile (student_id) are "
+            "copied to the output as they are.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output CSV or Parquet file.")],
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Profile whose champion scores the file.")
@@ -79,7 +87,11 @@ def score(
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Reasons per student.")] = 3,
     sep: Annotated[str | None, typer.Option(help="CSV delimiter (sniffed if omitted).")] = None,
     rejects: Annotated[
-        Path | None, typer.Option(help="Rejected rows with reasons (default <out>.rejects.csv).")
+        Path | None,
+        typer.Option(
+            help="Rejected rows with reasons (default: beside --out, ranked.csv -> "
+            "ranked.rejects.csv)."
+        ),
     ] = None,
     log: Annotated[bool, typer.Option(help="Append the predictions to the prediction log.")] = True,
 ) -> None:
@@ -103,6 +115,7 @@ def score(
     )
     if summary.rejected:
         typer.echo(f"rejected {summary.rejected:,} rows, with reasons -> {summary.rejects_path}")
+    typer.echo(f"bands: {summary.band_rule}")
     if log:
         typer.echo(f"logged {summary.logged:,} predictions")
     for warning in summary.warnings:

@@ -112,8 +112,11 @@ class ModelHolder:
                 predictor = self.make_predictor(model, info)
                 predictor.warm_up()
             except Exception as exc:  # a bad model must never take the served one down
-                self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.warning("model reload failed, keeping version %s: %s", previous, exc)
+                error = f"{exc.__class__.__name__}: {exc}"
+                # Without a champion the poller retries every second: say it once, not each time.
+                level = logging.DEBUG if error == self.last_error else logging.WARNING
+                self.last_error = error
+                log.log(level, "model reload failed, keeping version %s: %s", previous, exc)
                 return self._report(ReloadResult("failed", previous, previous, self.last_error))
             self.current = predictor
             self.last_error = None

@@ -121,8 +121,9 @@ class Metrics:
 class MetricsMiddleware:
     """Counts and times every HTTP request by route.
 
-    The label is the request path when it is one of the app's routes and "unmatched" otherwise,
-    so a scanner probing random URLs cannot blow up the number of series.
+    The label is the matched route's path template (``/v1/model``, ``/metrics``, ``/docs``) and
+    "unmatched" for anything else, so a scanner probing random URLs cannot blow up the number
+    of series.
     """
 
     def __init__(self, app: Any, metrics: Metrics, paths: frozenset[str]) -> None:
@@ -149,7 +150,14 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            path = scope["path"] if scope["path"] in self.paths else "unmatched"
+            # Routes of included routers are not in the app's route list (FastAPI keeps them in
+            # the router it includes); the router records the one it matched in the scope.
+            route = scope.get("route")
+            template = getattr(route, "path", None)
+            if template is not None:
+                path = template
+            else:
+                path = scope["path"] if scope["path"] in self.paths else "unmatched"
             key = (scope["method"], path, status)
             series = self._series.get(key)
             if series is None:  # labels() costs a lock and a dict build: resolve each once

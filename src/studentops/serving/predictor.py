@@ -20,10 +20,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from studentops.datasets.profile import Profile, category_key
 from studentops.errors import StudentOpsError
+from studentops.serving.bands import BANDS, RiskBands
 from studentops.serving.fast import FastScorer, compile_scorer
 from studentops.serving.schemas import FieldError, field_errors, record_model
 
-BANDS = ("high", "medium", "low")
+RISK_UNITS = "percentage points of risk"  # as training.explain.RISK_UNITS
+RANK_RESOLUTION = 1e-4  # risks closer than this rank by the model's log-odds
+
+__all__ = ["BANDS", "ModelInfo", "Predictor", "RecordsInvalid", "RiskBands", "Scores"]
 
 
 class ServableModel(Protocol):
@@ -80,28 +84,6 @@ class ModelInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RiskBands:
-    """Cut points on the risk score: at or above ``high`` is high, at or above ``medium`` medium."""
-
-    high: float = 0.6
-    medium: float = 0.3
-
-    def band(self, score: float) -> str | None:
-        if score != score:
-            return None
-        if score >= self.high:
-            return "high"
-        return "medium" if score >= self.medium else "low"
-
-    def bands(self, scores: np.ndarray) -> np.ndarray:
-        out = np.full(len(scores), "low", dtype=object)
-        out[scores >= self.medium] = "medium"
-        out[scores >= self.high] = "high"
-        out[np.isnan(scores)] = None  # a regression model without an at-risk bar
-        return out
-
-
 @dataclass
 class Scores:
     """Model outputs for n rows, as arrays (the shared core of every channel)."""
@@ -109,6 +91,7 @@ class Scores:
     prediction: np.ndarray
     risk: np.ndarray
     proba: np.ndarray | None  # n x classes; None for regression
+    at_risk: np.ndarray | None = None  # the model's decision: predicted at risk (bool, n)
 
 
 class Predictor:
@@ -137,6 +120,13 @@ class Predictor:
         self.features: list[str] = list(model.feature_columns)
         self.classes: list[Any] = [] if self.task == "regression" else list(model.classes_)
         self.class_names = [category_key(c) for c in self.classes]
+        # What people read: class labels from the profile (codes where labels would clash).
+        labels = [self.profile.class_label(c) for c in self.classes]
+        self.class_labels = labels if len(set(labels)) == len(labels) else self.class_names
+        self._class_of_label = dict(zip(self.class_labels, self.classes, strict=True))
+        self._labels = np.empty(len(self.classes), dtype=object)
+        self._labels[:] = self.class_labels
+        self._risky = self._risk_positions()
         self._classes = np.empty(len(self.classes), dtype=object)
         self._classes[:] = self.classes
         self._explainer = explainer
@@ -199,8 +189,70 @@ class Predictor:
         risk = self.model.risk_from_output(output)
         risk_arr = np.full(len(output), np.nan) if risk is None else np.asarray(risk, float)
         if self.task == "regression":
-            return Scores(output, risk_arr, None)
-        return Scores(self._classes[self.model.decide(output)], risk_arr, output)
+            below = self.profile.target.at_risk_below
+            at_risk = None if below is None else output < below
+            return Scores(output, risk_arr, None, at_risk)
+        decided = self.model.decide(output)
+        return Scores(self._classes[decided], risk_arr, output, np.isin(decided, self._risky))
+
+    def _risk_positions(self) -> list[int]:
+        if self.task == "regression":
+            return []
+        indices = getattr(self.model, "risk_indices", None)
+        if indices is not None:
+            return list(indices())
+        risky = {category_key(c) for c in self.profile.risk_classes()}
+        return [i for i, name in enumerate(self.class_names) if name in risky]
+
+    # -- lists: rank, decision, labels -----------------------------------------------------
+
+    def rank_key(self, X: np.ndarray, scores: Scores) -> np.ndarray:
+        """The tie-break of equal risks (n,): the model's log-odds before averaging
+        (``StudentModel.risk_log_odds_matrix``), else the log-odds of the risk itself."""
+        key_of = getattr(self.model, "risk_log_odds_matrix", None)
+        key = key_of(X) if key_of is not None else None
+        if key is None:
+            p = np.clip(scores.risk, 1e-300, 1 - 1e-16)
+            key = np.log(p) - np.log1p(-p)
+        return np.nan_to_num(np.asarray(key, dtype=float), nan=-np.inf)
+
+    def rank_order(self, scores: Scores, key: np.ndarray) -> np.ndarray:
+        """Positions from highest to lowest risk (n,): by risk, equal risks by ``key``.
+
+        Risks are compared at ``RANK_RESOLUTION`` (0.01 percentage points): below that a
+        difference means nothing to a reader, and saturated probabilities differ only by float
+        noise there; the key decides. Missing risks go last.
+        """
+        risk = np.nan_to_num(np.round(scores.risk / RANK_RESOLUTION), nan=-np.inf)
+        return np.lexsort((-key, -risk))
+
+    def decision_text(self) -> str:
+        """How the model decides 'at risk', for the band rule: 'predicted D or F' and, for a
+        binary model, its tuned threshold."""
+        if self.task == "regression":
+            below = self.profile.target.at_risk_below
+            col = self.profile.target.column
+            return f"predicted {col} below {below:g}" if below is not None else "no risk defined"
+        names = " or ".join(self.class_labels[i] for i in self._risky) or "at risk"
+        threshold = getattr(self.model, "threshold", None)
+        if self.task == "binary" and threshold is not None:
+            return f"predicted {names} (risk >= {threshold:.2f}, the decision threshold)"
+        return f"predicted {names}"
+
+    def band_rule(self) -> str:
+        """The band rule of this predictor in one line (printed with every list)."""
+        return self.bands.rule(self.decision_text())
+
+    def labels_of(self, prediction: np.ndarray) -> list[Any]:
+        """Predicted classes as their profile labels (values for regression)."""
+        if self.task == "regression":
+            return prediction.tolist()
+        index = {category_key(c): i for i, c in enumerate(self.classes)}
+        return [self.class_labels[index[category_key(p)]] for p in prediction.tolist()]
+
+    def class_of(self, label: Any) -> Any:
+        """The class value behind a label (the inverse of :meth:`labels_of`)."""
+        return self._class_of_label.get(label, label)
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -224,10 +276,10 @@ class Predictor:
         reasons: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         risk = [None if r != r else r for r in scores.risk.tolist()]  # NaN: no risk defined
-        bands = self.bands.bands(scores.risk)
-        preds = scores.prediction.tolist()
+        bands = self.bands.bands(scores.risk, scores.at_risk)
+        preds = self.labels_of(scores.prediction)
         probs = scores.proba.tolist() if scores.proba is not None else None
-        names = self.class_names
+        names = self.class_labels
         name, version = self.info.name, self.info.version
         out = []
         for i, sid in enumerate(ids):
@@ -237,6 +289,7 @@ class Predictor:
                 "probabilities": dict(zip(names, probs[i], strict=True)) if probs else None,
                 "risk_score": risk[i],
                 "risk_band": bands[i],
+                "band_reason": None,
                 "model_name": name,
                 "model_version": version,
             }
@@ -248,9 +301,9 @@ class Predictor:
     def explain(self, records: list[dict[str, Any]], top_k: int = 3) -> list[dict[str, Any]]:
         """Top reasons per student: the features that pushed risk up and down most (SHAP).
 
-        Each item: ``units`` ("risk": probability points; "target": units of the predicted
-        value) and ``up`` / ``down``: up to ``top_k`` of ``{feature, value, label,
-        contribution}``.
+        Each item: ``units`` ("percentage points of risk", see
+        ``training.explain.contribution_units``) and ``up`` / ``down``: up to ``top_k`` of
+        ``{feature, value, label, contribution}``, ``label`` the value's display name.
         """
         explainer = self._explainer
         if explainer is None:
@@ -259,7 +312,11 @@ class Predictor:
             explainer = explain_rows
         frame = pd.DataFrame.from_records(records, columns=self.features)
         return [
-            {"units": r.get("units", "risk"), "up": r.get("up", []), "down": r.get("down", [])}
+            {
+                "units": r.get("units", RISK_UNITS),
+                "up": r.get("up", []),
+                "down": r.get("down", []),
+            }
             for r in explainer(self.model, frame, top_k)
         ]
 

@@ -226,18 +226,24 @@ def field_errors(exc: ValidationError, aliases: list[str], single: bool) -> list
 
 
 class Reason(BaseModel):
-    """A feature that pushed this student's risk up (positive) or down (negative)."""
+    """A feature (or a feature group of the profile) that pushed this student's risk up
+    (positive) or down (negative)."""
 
-    feature: str
-    value: Any = None
-    label: str | None = Field(None, description="Display name of a coded value.")
-    contribution: float
+    feature: str = Field(description="Column name, or the name of a feature group.")
+    value: Any = Field(None, description="Raw value; for a group, each member's value.")
+    label: str | None = Field(
+        None, description="The value in words: a coded category's label, yes/no, a group's values."
+    )
+    contribution: float = Field(description="In the answer's units (percentage points of risk).")
 
 
 class Reasons(BaseModel):
     """The features that moved this student's risk most, each way."""
 
-    units: str = Field(description="risk: probability points; target: units of the value.")
+    units: str = Field(
+        description="'percentage points of risk' (regression without an at-risk bar: points of "
+        "the target, positive when they lower the prediction)."
+    )
     up: list[Reason]
     down: list[Reason]
 
@@ -246,12 +252,20 @@ class PredictionOut(BaseModel):
     """The answer for one student."""
 
     student_id: str | int | None = None
-    prediction: Any = Field(description="Predicted class, or value for a regression model.")
+    prediction: Any = Field(
+        description="Predicted class as its label in the profile, or the value for regression."
+    )
     probabilities: dict[str, float] | None = Field(
-        None, description="Probability of each class (absent for regression)."
+        None, description="Probability of each class, keyed by class label (absent: regression)."
     )
     risk_score: float = Field(description="Probability of the at-risk classes (0..1).")
-    risk_band: str = Field(description="high, medium or low, from the server's thresholds.")
+    risk_band: str = Field(
+        description="high, medium or low by the server's band rule (GET /v1/model: risk_bands); "
+        "a student predicted at risk is high."
+    )
+    band_reason: str | None = Field(
+        None, description="Why a student predicted at risk is not high (lists only)."
+    )
     model_name: str
     model_version: str
     reasons: Reasons | None = Field(

@@ -50,6 +50,7 @@ class CsvResult:
     frame: pd.DataFrame
     accepted: int
     rejected: int
+    band_rule: str = ""
 
     def chunks(self) -> Iterator[bytes]:
         """The CSV text in chunks, so a large result starts flowing before it is all encoded."""
@@ -139,15 +140,20 @@ class PredictionService:
         now = time.time()
         latency_ms = (time.perf_counter() - start) * 1000
         info = predictor.info
+        classify = predictor.task != "regression"
+        codes = dict(zip(predictor.class_labels, predictor.class_names, strict=True))
+        # The log keeps class values (outcomes arrive as values, not labels).
         self.log.submit(
             LogRow(
                 ts=now,
                 student_id=a["student_id"],
                 features=rec,
-                prediction=a["prediction"],
+                prediction=predictor.class_of(a["prediction"]) if classify else a["prediction"],
                 risk_score=a["risk_score"],
                 risk_band=a["risk_band"],
-                output={"probabilities": a["probabilities"]} if a["probabilities"] else {},
+                output={"probabilities": {codes[k]: v for k, v in a["probabilities"].items()}}
+                if a["probabilities"]
+                else {},
                 model_name=info.name,
                 model_version=info.version,
                 latency_ms=latency_ms,
@@ -170,10 +176,10 @@ class PredictionService:
         scored["errors"] = ""
         if scores is not None:
             self.metrics.count_predictions(
-                scores.prediction.tolist()
+                predictor.labels_of(scores.prediction)
                 if predictor.task != "regression"
                 else ["value"] * len(scores.risk),
-                predictor.bands.bands(scores.risk).tolist(),
+                predictor.bands.bands(scores.risk, scores.at_risk).tolist(),
             )
             if self.log is not None:
                 self.log.submit(log_rows(predictor, frame, result.valid, scores, "api"))
@@ -182,7 +188,9 @@ class PredictionService:
             bad["status"] = "rejected"
             bad["errors"] = reject_reasons(result.rejects).reindex(bad.index).fillna("").to_numpy()
             scored = pd.concat([scored, bad], ignore_index=True)
-        return CsvResult(scored, result.accepted, result.rejected)
+            if "rank" in scored.columns:  # rejected rows have no rank: keep integers
+                scored["rank"] = scored["rank"].astype("Int64")
+        return CsvResult(scored, result.accepted, result.rejected, predictor.band_rule())
 
 
 def read_upload(upload: BinaryIO) -> pd.DataFrame:

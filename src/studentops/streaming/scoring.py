@@ -96,6 +96,13 @@ class PredictorScorer:
                 "probabilities": a["probabilities"],
                 "risk": {"score": a["risk_score"], "band": a["risk_band"]},
                 "model_version": a["model_version"],
+                # the class value for the prediction log (results carry the label)
+                "logged_prediction": predictor.class_of(a["prediction"])
+                if predictor.task != "regression"
+                else a["prediction"],
+                "logged_probabilities": None
+                if a["probabilities"] is None
+                else dict(zip(predictor.class_names, a["probabilities"].values(), strict=True)),
                 "features": typed,  # profile-typed values, logged as the API logs them
             }
             for a, typed in zip(answers, features, strict=True)
@@ -138,10 +145,12 @@ class PredictionLogger:
                 ts=batch.ts,
                 student_id=event.student_id,
                 features=out.get("features", event.features),
-                prediction=out["prediction"],
+                prediction=out.get("logged_prediction", out["prediction"]),
                 risk_score=out["risk"]["score"],
                 risk_band=out["risk"]["band"],
-                output={"probabilities": out["probabilities"]} if out["probabilities"] else {},
+                output={"probabilities": out.get("logged_probabilities", out["probabilities"])}
+                if out["probabilities"]
+                else {},
                 model_name=scorer.name,
                 model_version=scorer.version,
                 latency_ms=batch.latency_ms,
@@ -179,9 +188,10 @@ class PinnedSource:
 
 def predictor_factory(settings: Settings) -> Callable[[Any, ModelInfo], Predictor]:
     """Builds Predictors with the risk bands of ``settings``."""
-    from studentops.serving.predictor import Predictor, RiskBands
+    from studentops.serving.bands import bands_from_settings
+    from studentops.serving.predictor import Predictor
 
-    bands = RiskBands(high=settings.risk_high, medium=settings.risk_medium)
+    bands = bands_from_settings(settings)
     return lambda model, info: Predictor(model, info, bands)
 
 

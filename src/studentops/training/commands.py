@@ -160,6 +160,10 @@ def train_cmd(
     started = time.perf_counter()
     if as_of_week is not None:
         data, split = _weekly_file(profile, as_of_week, events_dir, settings), Split.group
+        console.print(
+            f"as of week {as_of_week}: features from events before day {7 * as_of_week} "
+            f"of each module -> {data}"
+        )
     after = "search over: fitting, evaluating, logging"
     with TrialProgress(time_budget, "training", after=after) as progress:
         outcome = train_and_register(

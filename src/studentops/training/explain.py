@@ -241,35 +241,121 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def explain_rows(model: StudentModel, frame: pd.DataFrame, top_k: int = 5) -> list[dict[str, Any]]:
-    """For each row: the features that pushed its risk up or down most.
+RISK_UNITS = "percentage points of risk"
 
-    Returns one dict per row: ``risk`` (or ``prediction`` for regression), ``units`` (``risk``:
-    probability points; ``target``: units of the predicted value, sign flipped), and ``up`` /
-    ``down``: up to ``top_k`` of ``{"feature", "value", "label", "contribution"}`` sorted by
-    size, where ``value`` is the raw value and ``label`` its display name when the profile has
-    one.
+
+def contribution_units(model: StudentModel) -> str:
+    """The unit of every contribution: percentage points of risk, or, for a regression model
+    without an at-risk bar (no risk defined), points of the target with the sign flipped."""
+    if model.task == "regression" and model.profile.target.at_risk_below is None:
+        return f"points of {model.profile.target.column} (positive: lowers the prediction)"
+    return RISK_UNITS
+
+
+def contributions_in_units(model: StudentModel, X: np.ndarray) -> np.ndarray:
+    """Contributions (n, F) in :func:`contribution_units`: risk probability x 100, and for a
+    regression with an at-risk bar, target units scaled by the secant slope of the risk
+    ``Phi((bar - prediction) / sigma)`` between the base and the row (as for log-odds), so they
+    add up to the change of risk in percentage points."""
+    phi = contributions(model, X)
+    if model.task != "regression":
+        return 100.0 * phi
+    below = model.profile.target.at_risk_below
+    if below is None:
+        return phi
+    from scipy.special import ndtr
+
+    sigma = max(model.sigma or 0.0, 1e-9)
+    pred = model.predict_value_matrix(X)
+    # phi is sign-flipped: the prediction is base - sum(phi); in u = -prediction, risk rises.
+    u = -pred
+    base = u - phi.sum(axis=1)
+
+    def risk(v: np.ndarray) -> np.ndarray:
+        return np.asarray(ndtr((below + v) / sigma))
+
+    slope = _secant(risk, u, base, h=sigma / 100)
+    return 100.0 * phi * slope[:, None]
+
+
+def _short_names(members: list[str]) -> list[str]:
+    """Member names without the prefix they share: 'Curricular units 2nd sem (enrolled)' and
+    '... (approved)' become 'enrolled' and 'approved'."""
+    if len(members) < 2:
+        return list(members)
+    first, last = min(members), max(members)
+    differ = (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b)
+    prefix = first[: next(differ, min(len(first), len(last)))]
+    prefix = prefix[: prefix.rfind(" ") + 1] if " " in prefix else ""
+    prefix = prefix if "(" not in prefix else prefix[: prefix.rfind("(")]
+    out = [m[len(prefix) :].strip(" ()") or m for m in members]
+    return out if len(set(out)) == len(out) else list(members)
+
+
+def _shown(value: Any, label: str | None) -> str:
+    if label is not None:
+        return label
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def explain_rows(model: StudentModel, frame: pd.DataFrame, top_k: int = 5) -> list[dict[str, Any]]:
+    """For each row: the features (or declared feature groups) that pushed its risk up or down
+    most.
+
+    Returns one dict per row: ``risk`` (or ``prediction`` for regression), ``units`` (see
+    :func:`contribution_units`: "percentage points of risk" unless the model has no risk), and
+    ``up`` / ``down``: up to ``top_k`` of ``{"feature", "value", "label", "contribution"}``
+    sorted by size. ``value`` is the raw value and ``label`` its display name from the
+    profile (a coded category's label, yes/no for a flag), or None. A group declared in the
+    profile's ``feature_groups`` is one item: ``feature`` is the group's name, ``value`` a
+    mapping of its members' values, ``label`` them in short ("enrolled 0, approved 0"), and
+    ``contribution`` the sum of its members' contributions, so neighbours never contradict.
     """
     X = model.encode(frame)
-    phi = contributions(model, X)
-    features = model.encoder.feature_names_out  # ordinal: one column per raw feature
+    phi = contributions_in_units(model, X)
+    features = list(model.encoder.feature_names_out)  # ordinal: one column per raw feature
     risk = model.risk_score_matrix(X)
     pred = model.predict_value_matrix(X) if model.task == "regression" else None
-    columns = model.profile.columns
+    profile = model.profile
+    units = contribution_units(model)
+    position = {name: j for j, name in enumerate(features)}
+    grouped = {c for members in profile.feature_groups.values() for c in members}
+    groups = [
+        (name, [c for c in members if c in position])
+        for name, members in profile.feature_groups.items()
+    ]
+    groups = [(name, members) for name, members in groups if members]
+    singles = [name for name in features if name not in grouped]
     rows = []
     for i in range(len(X)):
         record = frame.iloc[i]
-        items = []
-        for j, name in enumerate(features):
-            raw = record[name] if name in frame.columns else None
-            labels = columns[name].labels or {}
-            label = next((v for k, v in labels.items() if str(k) == str(_json_value(raw))), None)
+        items: list[dict[str, Any]] = []
+        for name in singles:
+            raw = _json_value(record[name]) if name in frame.columns else None
             items.append(
                 {
                     "feature": name,
-                    "value": _json_value(raw),
-                    "label": label,
-                    "contribution": float(phi[i, j]),
+                    "value": raw,
+                    "label": profile.value_label(name, raw),
+                    "contribution": float(phi[i, position[name]]),
+                }
+            )
+        for name, members in groups:
+            values = {m: _json_value(record[m]) if m in frame.columns else None for m in members}
+            shown = ", ".join(
+                f"{short} {_shown(values[m], profile.value_label(m, values[m]))}"
+                for short, m in zip(_short_names(members), members, strict=True)
+            )
+            items.append(
+                {
+                    "feature": name,
+                    "value": values,
+                    "label": shown,
+                    "contribution": float(sum(phi[i, position[m]] for m in members)),
                 }
             )
         up = sorted(
@@ -280,7 +366,7 @@ def explain_rows(model: StudentModel, frame: pd.DataFrame, top_k: int = 5) -> li
         )
         row: dict[str, Any] = {
             "risk": None if risk is None else float(risk[i]),
-            "units": "target" if model.task == "regression" else "risk",
+            "units": units,
             "up": up[:top_k],
             "down": down[:top_k],
         }
@@ -318,7 +404,7 @@ def global_importance(
         if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
             break
     phi = np.vstack(parts)
-    values = phi.mean(axis=0)
+    values = phi.mean(axis=0) * (100.0 if model.task != "regression" else 1.0)
     features = model.encoder.feature_names_out  # ordinal: one column per raw feature
     methods = sorted(
         {
@@ -331,7 +417,7 @@ def global_importance(
     order = np.argsort(-values, kind="stable")
     return {
         "method": "+".join(methods),
-        "units": "target" if model.task == "regression" else "risk",
+        "units": RISK_UNITS if model.task != "regression" else "target",
         "rows": len(phi),
         "importance": {features[j]: float(values[j]) for j in order},
     }

@@ -278,6 +278,32 @@ class StudentModel:
             return list(self.class_index([derive.classes[0]]))
         return [len(self.classes_) - 1]
 
+    def risk_log_odds_matrix(self, X: np.ndarray) -> np.ndarray | None:
+        """The ranking tie-break: log-odds of the risk before averaging, (n,); None without a
+        risk.
+
+        Calibrated probabilities saturate (a derived member's label-noise matrix caps P(F) at
+        about 0.95 for every student whose predicted GPA is far below 2.0), so many students
+        share one risk. Log-odds taken *before* the saturating steps keep their order: per
+        classifier fold log(P(at risk)) - log(P(not)), per derived member the log-odds that the
+        predicted source falls in the at-risk bins (``log Phi(z) - log Phi(-z)``, before label
+        noise), for regression the same of the prediction against ``at_risk_below``; members
+        are combined with the ensemble weights. Rank by risk, then by this key.
+        """
+        from scipy.special import log_ndtr
+
+        if self.task == "regression":
+            below = self.profile.target.at_risk_below
+            if below is None:
+                return None
+            z = (below - self.predict_value_matrix(X)) / max(self.sigma or 0.0, 1e-9)
+            return np.asarray(log_ndtr(z) - log_ndtr(-z))
+        risky = self.risk_indices()
+        total = np.zeros(len(X))
+        for member, w in zip(self.members, self.weights, strict=True):
+            total += w * _member_log_odds(member, X, risky)
+        return total
+
     # -- the DataFrame path ----------------------------------------------------------------
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -301,3 +327,40 @@ class StudentModel:
         distance below the bar scaled by that sd through the normal CDF; None without a bar.
         """
         return self.risk_score_matrix(self.encode(frame))
+
+
+def _log_odds(p: np.ndarray, risky: list[int]) -> np.ndarray:
+    """log P(risky classes) - log P(the others), from the class probabilities (n, K)."""
+    mask = np.zeros(p.shape[1], dtype=bool)
+    mask[risky] = True
+    tiny = np.finfo(float).tiny
+    return np.log(np.maximum(p[:, mask].sum(axis=1), tiny)) - np.log(
+        np.maximum(p[:, ~mask].sum(axis=1), tiny)
+    )
+
+
+def _member_log_odds(member: Member, X: np.ndarray, risky: list[int]) -> np.ndarray:
+    """One member's ranking key (see :meth:`StudentModel.risk_log_odds_matrix`)."""
+    from scipy.special import log_ndtr
+
+    if member.kind == "derived" and member.bins is not None:
+        bins = member.bins
+        in_risk = np.isin(bins.class_of_bin, risky)
+        k = int(in_risk.sum())
+        sigma = max(member.sigma, 1e-9)
+        if 0 < k < len(in_risk) and (in_risk[:k].all() or in_risk[-k:].all()):
+            value = member.value(X)
+            if in_risk[:k].all():  # the lowest bins: at risk below an edge
+                z = (bins.edges[k - 1] - value) / sigma
+            else:  # the highest bins: at risk above an edge
+                z = (value - bins.edges[len(in_risk) - k - 1]) / sigma
+            return np.asarray(log_ndtr(z) - log_ndtr(-z))
+        return _log_odds(member.proba(X), risky)
+    if member.kind == "classifier":
+        total = np.zeros(len(X))
+        for est in member.estimators:
+            p = np.zeros((len(X), member.n_classes))
+            p[:, np.asarray(est.classes_, dtype=int)] = est.predict_proba(X)
+            total += _log_odds(p, risky)
+        return total / len(member.estimators)
+    return _log_odds(member.proba(X), risky)

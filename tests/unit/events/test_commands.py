@@ -175,3 +175,20 @@ def test_search_is_the_default_model_and_baseline_selectable(
     _register_parts()
     wrong = runner.invoke(app, ["events", "evaluate", "--model", "nope", "--oulad", "x"])
     assert wrong.exit_code != 0 and "unknown model" in str(wrong.exception)
+
+
+def test_evaluate_writes_reports_under_the_state_folder_and_quiets_optuna(
+    synthetic: Path, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    monkeypatch.chdir(tmp_path)  # nothing may land in the current folder
+    logging.getLogger("optuna").setLevel(logging.INFO)
+    text = _cli(
+        "events", "evaluate", "--weeks", "4", "--time-budget", "1", "--model", "baseline",
+        "--oulad", str(synthetic),
+    )  # fmt: skip
+    assert (home / "reports" / "early-warning" / "by-week-group-baseline.csv").is_file()
+    assert not (tmp_path / "reports").exists()
+    assert str(home / "reports" / "early-warning") in text.replace("\n", "")
+    assert logging.getLogger("optuna").getEffectiveLevel() >= logging.WARNING

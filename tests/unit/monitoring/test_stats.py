@@ -25,6 +25,16 @@ def test_psi_is_the_symmetric_kl_divergence() -> None:
     assert np.isfinite(psi.statistic(np.array([0.5, 0.5, 0.0]), np.array([0.4, 0.4, 0.2])))
 
 
+def test_psi_from_counts_smooths_small_windows_only() -> None:
+    ref = np.full(10, 0.1)
+    small = np.array([3, 2, 0, 0, 4, 1, 0, 2, 3, 0])  # 15 rows: four empty deciles
+    assert psi.statistic_from_counts(ref, small) < psi.statistic(ref, small) / 3
+    large = RNG.multinomial(1_000_000, ref)
+    assert psi.statistic_from_counts(ref, large) == pytest.approx(
+        psi.statistic(ref, large), rel=1e-3, abs=1e-7
+    )
+
+
 @pytest.mark.parametrize("k", [2, 5, 30])
 def test_jensen_shannon_matches_scipy(k: int) -> None:
     p, q = RNG.dirichlet(np.ones(k)), RNG.dirichlet(np.ones(k))

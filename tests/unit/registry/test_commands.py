@@ -102,3 +102,20 @@ def test_models_without_any_version_is_a_user_error(
 ) -> None:
     result = cli("models", "--profile", "never-trained")
     assert isinstance(result.exception, ModelError)  # type: ignore[attr-defined]
+
+
+def test_models_listing_reads_at_80_columns(
+    settings: Settings, register: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    monkeypatch.setattr(commands, "console", Console(width=80))
+    app = typer.Typer()
+    commands.register(app)
+    register(0.70)
+    CliRunner().invoke(app, ["promote", "--profile", PROFILE])
+    out = CliRunner().invoke(app, ["models", "--profile", PROFILE]).output
+    assert max(len(line) for line in out.splitlines()) <= 80
+    for text in ("studentops-toy-dropout", "v1 @champion", "f1_macro", "0.7000", "fairness gap"):
+        assert text in out, text
+    assert "…" not in out  # nothing cut

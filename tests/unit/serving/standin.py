@@ -101,13 +101,13 @@ def fake_explainer(model: StandInModel, frame: pd.DataFrame, top_k: int) -> list
     out = []
     for _, row in frame.iterrows():
         items = [
-            {"feature": c, "value": row[c], "label": None, "contribution": 0.1 * (k + 1)}
+            {"feature": c, "value": row[c], "label": None, "contribution": 10.0 * (k + 1)}
             for k, c in enumerate(model.feature_columns[: 2 * top_k])
         ]
         out.append(
             {
                 "risk": 0.5,
-                "units": "risk",
+                "units": "percentage points of risk",
                 "up": sorted(items[::2], key=lambda it: -it["contribution"])[:top_k],
                 "down": [dict(it, contribution=-it["contribution"]) for it in items[1::2]][:top_k],
             }

@@ -55,7 +55,7 @@ def test_explain_adds_reasons(client: TestClient, records: list[dict[str, Any]])
     assert r.status_code == 200, r.text
     for answer in r.json():
         reasons = answer["reasons"]
-        assert reasons["units"] == "risk"
+        assert reasons["units"] == "percentage points of risk"
         assert len(reasons["up"]) == 2 and len(reasons["down"]) == 2
         assert {"feature", "value", "label", "contribution"} <= set(reasons["up"][0])
         assert reasons["up"][0]["contribution"] > 0 > reasons["down"][0]["contribution"]

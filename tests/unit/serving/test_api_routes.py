@@ -34,6 +34,12 @@ def test_csv_is_scored_ranked_and_rejects_are_reported(
     assert ok["risk_score"].is_monotonic_decreasing
     assert ok["rank"].tolist() == list(range(1, 29))
     assert {"prediction", "proba_Dropout", "proba_Not dropout", "risk_band"} <= set(out.columns)
+    assert set(ok["prediction"]) <= {"Dropout", "Not dropout"}
+    raw = pd.read_csv(io.StringIO(r.text), dtype=str)
+    assert raw.loc[raw["status"] == "ok", "rank"].str.fullmatch(r"\d+").all()  # integer ranks
+    assert r.headers["x-risk-bands"].startswith("high: predicted Dropout")
+    # a student predicted at risk is in the top band
+    assert (ok.loc[ok["prediction"] == "Dropout", "risk_band"] == "high").all()
     bad = out[out["status"] == "rejected"].set_index("student_id")
     assert bad.loc["s4", "errors"] == "Course: unknown category"
     assert bad.loc["s7", "errors"].startswith("Age at enrollment: wrong type")
@@ -65,7 +71,11 @@ def test_model_metadata(client: TestClient) -> None:
     assert body["metrics"] == {"roc_auc": 0.9}
     assert body["profile"]["name"] == "uci-dropout-binary"
     assert body["classes"] == ["Not dropout", "Dropout"]
-    assert body["risk_bands"] == {"high": 0.6, "medium": 0.3}
+    bands = body["risk_bands"]
+    assert (bands["mode"], bands["high"], bands["medium"]) == ("cutoffs", 0.6, 0.3)
+    assert bands["decision"].startswith("predicted Dropout (risk >= 0.50")
+    assert "high: predicted Dropout" in bands["rule"]
+    assert body["reason_units"] == "percentage points of risk"
 
 
 def test_health_ready_and_docs(client: TestClient) -> None:
@@ -159,3 +169,22 @@ def test_cors_origins_are_configurable(settings: Any, source: Any, record: dict)
         assert pre.headers["access-control-allow-origin"] == "https://dash.example.edu"
         r = c.post("/v1/predict", json=record, headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers
+
+
+def test_metrics_label_every_route(client: TestClient) -> None:
+    client.get("/v1/model")
+    client.get("/health")
+    client.get("/ready")
+    client.get("/docs")
+    client.get("/no/such/route")
+    client.post("/v1/predict/csv", data={"nofile": "1"})
+    text = client.get("/metrics").text
+    for route, status in (
+        ("/v1/model", 200),
+        ("/health", 200),
+        ("/ready", 200),
+        ("/docs", 200),
+        ("unmatched", 404),
+        ("/v1/predict/csv", 422),
+    ):
+        assert f'route="{route}",status="{status}"' in text, route

@@ -62,7 +62,15 @@ def test_score_file_writes_ranked_rows_rejects_and_log(
     assert len(scored) == 197 and scored["risk_score"].is_monotonic_decreasing
     assert {"prediction", "proba_Dropout", "risk_band", "rank", "reasons"} <= set(scored.columns)
     assert scored["reasons"].str.startswith("up: ").all()
+    assert scored["reasons"].str.endswith("[pp = percentage points of risk]").all()
     assert set(scored["model_version"]) == {"4"}
+    # student_id is not in the profile: copied through as it came, and the warning says so
+    assert scored["student_id"].str.startswith("id-").all()
+    assert any("copied to the output unscored: student_id" in w for w in summary.warnings)
+    assert not any("ignored" in w for w in summary.warnings)
+    # the rejects land where the help says: beside --out, ranked.csv -> ranked.rejects.csv
+    assert summary.rejects_path == tmp_path / "out.rejects.csv"
+    assert summary.band_rule.startswith("high: predicted Dropout")
     rejects = pd.read_csv(summary.rejects_path)
     assert sorted(rejects["row"]) == [3, 6, 10]
     assert set(rejects["reason"]) == {

@@ -137,3 +137,19 @@ def test_swap_under_concurrent_load_fails_no_request(
     # Requests kept being answered while each 0.5 s load ran: none waited for a load.
     for began, ended in loads:
         assert sum(began < t < ended for t in finished) > 10
+
+
+def test_no_champion_is_warned_once_not_every_poll(
+    model: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    source = MemorySource()
+    holder = holder_for(source)
+    with caplog.at_level(logging.DEBUG, logger="studentops.serving.holder"):
+        for _ in range(5):  # the poller retries every second while there is no model
+            assert holder.reload().outcome == "failed"
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "no champion" in warnings[0].getMessage()
+    source.add("1", model)
+    assert holder.reload().outcome == "swapped"

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from studentops.training.explain import (
+    RISK_UNITS,
     contributions,
+    contributions_in_units,
     explain_rows,
     global_importance,
     member_contributions,
@@ -41,7 +43,7 @@ def multiclass():
 def test_row_explanations_point_the_right_way(multiclass) -> None:
     profile, model = multiclass
     weak, strong = explain_rows(model, _rows(profile), top_k=2)
-    assert weak["units"] == "risk" and weak["risk"] > strong["risk"]
+    assert weak["units"] == RISK_UNITS and weak["risk"] > strong["risk"]
     assert {"absences", "study"} & {item["feature"] for item in weak["up"]}
     assert {"absences", "study"} & {item["feature"] for item in strong["down"]}
     assert len(weak["up"]) <= 2 and len(strong["down"]) <= 2
@@ -79,7 +81,7 @@ def test_binary_and_regression_units() -> None:
         profile = make_profile(task)
         model = quick_model(profile, make_frame(profile, n=300, seed=3), algos)
         weak, strong = explain_rows(model, _rows(profile), top_k=3)
-        assert weak["units"] == ("target" if task == "regression" else "risk")
+        assert weak["units"] == RISK_UNITS  # the regression profile has an at-risk bar
         assert sum(it["contribution"] for it in weak["up"]) > sum(
             it["contribution"] for it in strong["up"]
         )
@@ -110,3 +112,52 @@ def test_contributions_add_up_to_the_change_of_risk() -> None:
     np.testing.assert_allclose(phi.sum(axis=1), risk - base, atol=1e-9)
     assert risk[0] > 0.9  # saturated, yet the reasons are not flattened away
     assert phi[0].max() > 0.1
+
+
+def test_regression_reasons_add_up_to_the_change_of_risk_in_points() -> None:
+    profile = make_profile("regression")
+    model = quick_model(profile, make_frame(profile, n=300, seed=3), ("ridge",))
+    X = model.encode(_rows(profile))
+    pp = contributions_in_units(model, X)
+    # the base of sign-flipped contributions: prediction + their sum
+    base = model.predict_value_matrix(X) + contributions(model, X).sum(axis=1)
+    from scipy.special import ndtr
+
+    risk = model.risk_score_matrix(X)
+    base_risk = ndtr((50 - base) / model.sigma)
+    np.testing.assert_allclose(pp.sum(axis=1), 100 * (risk - base_risk), rtol=1e-6, atol=1e-6)
+
+
+def test_feature_groups_become_one_reason_with_short_labels() -> None:
+    groups = {"effort": ["study", "absences"]}
+    profile = make_profile("multiclass", feature_groups=groups)
+    model = quick_model(profile, make_frame(profile, n=300, seed=4), ("logistic_regression",))
+    plain = quick_model(
+        make_profile("multiclass"), make_frame(profile, n=300, seed=4), ("logistic_regression",)
+    )
+    rows = _rows(profile)
+    weak = explain_rows(model, rows, top_k=10)[0]
+    alone = explain_rows(plain, rows, top_k=10)[0]
+    items = {it["feature"]: it for it in weak["up"] + weak["down"]}
+    assert "effort" in items and not {"study", "absences"} & set(items)
+    effort = items["effort"]
+    assert effort["value"] == {"study": 1, "absences": 28}
+    assert effort["label"] == "study 1, absences 28"
+    parts = {it["feature"]: it["contribution"] for it in alone["up"] + alone["down"]}
+    assert effort["contribution"] == pytest.approx(parts["study"] + parts["absences"])
+
+
+def test_coded_values_carry_their_labels() -> None:
+    columns = {
+        **make_profile("multiclass").model_dump()["columns"],
+        "support": {
+            "type": "category",
+            "categories": [0, 1, 2, 3, 4],
+            "labels": {0: "none", 1: "low", 2: "moderate", 3: "high", 4: "very high"},
+        },
+    }
+    profile = make_profile("multiclass", columns=columns)
+    model = quick_model(profile, make_frame(profile, n=300, seed=4), ("logistic_regression",))
+    weak = explain_rows(model, _rows(profile), top_k=10)[0]
+    support = next(it for it in weak["up"] + weak["down"] if it["feature"] == "support")
+    assert (support["value"], support["label"]) == (0, "none")

@@ -28,7 +28,11 @@ async def model_info(predictor: PredictorDep) -> dict[str, Any]:
         "classes": predictor.class_names,
         "features": predictor.features,
         "metrics": info.metrics,
-        "risk_bands": {"high": predictor.bands.high, "medium": predictor.bands.medium},
+        "class_labels": predictor.class_labels,
+        "risk_bands": predictor.bands.as_dict(predictor.decision_text()),
+        "reason_units": "percentage points of risk"
+        if predictor.task != "regression" or predictor.profile.target.at_risk_below is not None
+        else f"points of {predictor.profile.target.column}",
         "fast_path": predictor.fast is not None,
         # how each ensemble member is scored: "compiled forest", "folded linear", "per fold"
         # or "model" (its compiled form disagreed with it on the proof rows)

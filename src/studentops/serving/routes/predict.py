@@ -84,8 +84,10 @@ json_route = Route("/v1/predict", predict, methods=["POST"], name="predict")
     responses={
         200: {
             "description": (
-                "The rows with prediction, probabilities, risk score, band and rank appended, "
-                "ranked by risk; rejected rows last with status 'rejected' and their errors."
+                "The rows with prediction (class label), proba_<label> per class, risk score, "
+                "its log-odds (the tie-break), band, band_reason and integer rank appended, "
+                "ranked by risk; rejected rows last with status 'rejected' and their errors. "
+                "The band rule is in the X-Risk-Bands header."
             ),
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
@@ -102,6 +104,7 @@ async def predict_csv(
         headers={
             "X-Rows-Accepted": str(result.accepted),
             "X-Rows-Rejected": str(result.rejected),
+            "X-Risk-Bands": result.band_rule,
             "Content-Disposition": 'attachment; filename="predictions.csv"',
         },
     )

@@ -1,0 +1,136 @@
+"""Models page: versions with aliases, held-out reports, and gated promote / rollback.
+
+Thin over ``studentops.ui.modelview``; promote and rollback go through the registry's gates.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studentops.errors import StudentOpsError
+from studentops.serving.security import AuthError
+from studentops.ui import charts, modelview, state
+
+settings = state.settings()
+profile_name = state.chosen_profile()
+st.title("Models")
+if not profile_name:
+    state.note("Choose a profile in the sidebar.")
+    st.stop()
+
+items = modelview.versions(settings, profile_name)
+if not items:
+    state.note(f"No model registered for '{profile_name}' yet (studentops train).")
+    st.stop()
+st.dataframe(modelview.versions_table(items), hide_index=True, width="stretch")
+st.caption(
+    "@champion serves predictions; @challenger is the newest candidate; @previous-champion is "
+    "what a rollback restores. Scores are on held-out students the model never saw."
+)
+
+rights = state.access(settings)
+st.subheader("Promote or roll back")
+if rights.is_admin:
+    key = st.session_state.get(state.KEY)
+    left, right = st.columns(2)
+    if left.button("Promote the challenger (if it passes the gates)", key="promote"):
+        try:
+            decision = modelview.promote_version(settings, profile_name, key)
+        except (StudentOpsError, AuthError) as exc:
+            state.show_error(exc)
+        else:
+            for gate in decision.gates:
+                mark = ":green[pass]" if gate.passed else ":red[FAIL]"
+                st.markdown(f"{mark} **{gate.name}**: {gate.detail}")
+            if decision.promoted:
+                st.success(f"Version {decision.version} is now the champion.")
+            else:
+                st.warning(f"Version {decision.version} stays challenger: a gate failed.")
+    if right.button("Roll back to the previous champion", key="rollback"):
+        try:
+            result = modelview.rollback_champion(settings, profile_name, key)
+        except (StudentOpsError, AuthError) as exc:
+            state.show_error(exc)
+        else:
+            st.success(f"Version {result.restored} is the champion again (was {result.demoted}).")
+elif settings.admin_keys:
+    st.caption("Type an admin key in the sidebar to promote or roll back models.")
+else:
+    st.caption("Promote and rollback are off: no admin keys are configured (admin_keys).")
+
+by_label = {f"version {v.version} {' '.join('@' + a for a in v.aliases)}".strip(): v for v in items}
+default = next((i for i, v in enumerate(items) if "champion" in v.aliases), 0)
+label = st.selectbox("Show the held-out reports of", list(by_label), index=default)
+chosen = by_label[label]
+reports = modelview.load_reports(settings, chosen.run_id)
+
+st.subheader("Held-out metrics")
+metrics = chosen.test_metrics or reports.get("metrics") or {}
+if metrics:
+    st.dataframe(modelview.metrics_table(metrics, chosen.metric), hide_index=True)
+else:
+    state.note("No held-out metrics recorded for this version.")
+
+tabs = st.tabs(
+    ["Confusion matrix", "ROC curve", "Precision-recall", "Calibration", "Importance", "Fairness"]
+)
+with tabs[0]:
+    cm = reports.get("confusion_matrix")
+    if cm:
+        st.altair_chart(charts.confusion_chart(modelview.confusion_frame(cm)))
+    else:
+        state.note("Not logged for this version (regression models have none).")
+with tabs[1]:
+    roc = reports.get("roc_curve")
+    if roc:
+        frame = modelview.curve_frame(roc, "fpr", "tpr")
+        st.altair_chart(
+            charts.curve_chart(
+                frame, "fpr", "tpr", "false positive rate (0-1)", "true positive rate (0-1)"
+            )
+        )
+    else:
+        state.note("Not logged for this version.")
+with tabs[2]:
+    pr = reports.get("pr_curve")
+    if pr:
+        frame = modelview.curve_frame(pr, "recall", "precision")
+        st.altair_chart(
+            charts.curve_chart(frame, "recall", "precision", "recall (0-1)", "precision (0-1)")
+        )
+    else:
+        state.note("Not logged for this version.")
+with tabs[3]:
+    cal = reports.get("calibration")
+    if cal:
+        frame = modelview.curve_frame(cal, "mean_predicted", "fraction_positive")
+        st.altair_chart(
+            charts.curve_chart(
+                frame,
+                "mean_predicted",
+                "fraction_positive",
+                "predicted probability (0-1)",
+                "observed share (0-1)",
+            )
+        )
+        st.caption("On the dotted line, a predicted 30% means 30% of such students.")
+    else:
+        state.note("Not logged for this version.")
+with tabs[4]:
+    imp = reports.get("importance")
+    if imp and imp.get("importance"):
+        st.altair_chart(charts.importance_chart(modelview.importance_frame(imp)), width="stretch")
+        st.caption(f"Method: {imp.get('method')}, over {imp.get('rows')} held-out students.")
+    else:
+        state.note("Not logged for this version.")
+with tabs[5]:
+    fair = reports.get("fairness")
+    frame = modelview.fairness_frame(fair) if fair else None
+    if frame is not None and not frame.empty:
+        st.dataframe(frame, hide_index=True, width="stretch")
+        st.caption(
+            f"The promotion gate compares {fair.get('gate_metric')} between groups: the largest "
+            f"gap is {fair.get('max_gap', 0):.3f} (allowed {settings.fairness_max_gap:.3f})."
+        )
+    else:
+        state.note("No sensitive attributes audited for this version.")

@@ -1,0 +1,158 @@
+"""Risk lists people can act on: a rank without ties, bands that follow the decision, labels."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from studentops.datasets.profile import builtin_profile_names, load_profile
+from studentops.datasets.synthetic import generate_cohort
+from studentops.datasets.validation import validate
+from studentops.serving.bands import RiskBands
+from studentops.serving.batch import score_frame, top_risk_students
+from studentops.serving.predictor import RANK_RESOLUTION, ModelInfo, Predictor
+
+from ..training.synthetic import quick_model
+
+# The quickest member kinds that still show each profile's behaviour: a derived regression of
+# GPA saturates P(D or F) at the label-noise ceiling, which is what tied 1,275 students.
+ALGORITHMS = {
+    "student-performance": ("derived:ridge",),
+    "exams-math": ("ridge",),
+}
+
+
+def _cohort(name: str, rows: int, seed: int) -> tuple[Any, pd.DataFrame]:
+    profile = load_profile(name)
+    frame = generate_cohort(profile, rows=rows, seed=seed)
+    result = validate(frame, profile)
+    return profile, result.valid
+
+
+def _predictor(name: str, rows: int = 600, bands: RiskBands | None = None) -> Predictor:
+    profile, frame = _cohort(name, rows, seed=1)
+    model = quick_model(profile, frame, ALGORITHMS.get(name, ("logistic_regression",)))
+    return Predictor(model, ModelInfo(f"studentops-{name}", "1", name), bands, fast=False)
+
+
+@pytest.fixture(scope="module")
+def grades() -> Predictor:
+    return _predictor("student-performance", rows=800)
+
+
+def test_top_100_of_a_generated_cohort_are_strictly_ordered(grades: Predictor) -> None:
+    frame = generate_cohort(grades.profile, rows=2500, seed=7)
+    scored, _, scores = score_frame(grades, frame)
+    assert scores is not None
+    # the calibrated risk alone ties many students at its ceiling ...
+    step = np.round(scored["risk_score"].to_numpy()[:100] / RANK_RESOLUTION)
+    assert (step == step[0]).sum() > 10
+    # ... and the rank still orders them: (risk, log-odds) strictly decreasing
+    top = scored.head(100)
+    keys = list(zip(step, top["risk_log_odds"], strict=True))
+    assert all(a > b for a, b in itertools.pairwise(keys))
+    assert top["rank"].tolist() == list(range(1, 101))
+    assert str(scored["rank"].dtype) == "Int64"
+
+
+def test_the_same_inputs_tie_and_only_they(grades: Predictor) -> None:
+    frame = generate_cohort(grades.profile, rows=50, seed=8)
+    twin = frame.iloc[[0]].assign(StudentID=10_000)  # another student, the same inputs
+    frame = pd.concat([frame, twin], ignore_index=True)
+    scored, _, _ = score_frame(grades, frame)
+    twins = scored[scored["StudentID"].isin([frame.loc[0, "StudentID"], 10_000])]
+    assert len(twins) == 2 and twins["risk_log_odds"].nunique() == 1
+    assert scored["risk_log_odds"].nunique() == len(scored) - 1
+
+
+@pytest.mark.parametrize("name", builtin_profile_names())
+def test_a_student_predicted_at_risk_is_in_the_top_band(name: str) -> None:
+    predictor = _predictor(name, rows=400)
+    frame = generate_cohort(predictor.profile, rows=400, seed=3)
+    scored, result, scores = score_frame(predictor, frame)
+    assert scores is not None and scores.at_risk is not None
+    assert scores.at_risk.any(), "the cohort should hold students predicted at risk"
+    # in input order: every student the model calls at risk is high, whatever the cut-off
+    bands = predictor.bands.bands(scores.risk, scores.at_risk)
+    assert (bands[scores.at_risk] == "high").all()
+    answers = predictor.answers(scores, [None] * len(scores.risk))
+    assert all(a["risk_band"] == "high" for a, r in zip(answers, scores.at_risk, strict=True) if r)
+    assert "predicted" in predictor.band_rule()
+    # and in the ranked file: the decision, seen from the labels, is never below the top band
+    risky = {predictor.class_labels[i] for i in predictor._risky}
+    if predictor.task == "regression":
+        below = predictor.profile.target.at_risk_below
+        flagged = scored["prediction"].astype(float) < below
+    else:
+        flagged = scored["prediction"].isin(risky)
+    assert flagged.sum() == scores.at_risk.sum() == result.accepted - (~flagged).sum()
+    assert (scored.loc[flagged, "risk_band"] == "high").all()
+
+
+def test_bands_by_share_and_capacity_say_why_an_at_risk_student_is_not_high() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    order = np.argsort(-scores)
+    at_risk = scores >= 0.5
+    shares = RiskBands(mode="shares", high_share=0.2, medium_share=0.3)
+    bands, reasons = shares.list_bands(scores, order, at_risk)
+    assert bands.tolist() == ["high"] * 2 + ["medium"] * 3 + ["low"] * 5
+    assert reasons[3] == "predicted at risk, but rank 4 is beyond the top 20% of 10"
+    assert reasons[0] is None and reasons[6] is None
+    capacity = RiskBands(mode="capacity", capacity=3, medium=0.35)
+    bands, reasons = capacity.list_bands(scores, order, at_risk)
+    assert bands.tolist() == ["high"] * 3 + ["medium"] * 3 + ["low"] * 4
+    assert reasons[4] == "predicted at risk, but rank 5 is beyond the capacity of 3"
+    assert "capacity" in capacity.rule("predicted Dropout")
+    assert "Single predictions" in capacity.rule("predicted Dropout")
+
+
+def test_files_speak_labels(grades: Predictor) -> None:
+    frame = generate_cohort(grades.profile, rows=60, seed=9)
+    scored, _, _ = score_frame(grades, frame, explain=False)
+    assert set(scored["prediction"]) <= {"A", "B", "C", "D", "F"}
+    assert [c for c in scored.columns if c.startswith("proba_")] == [
+        f"proba_{g}" for g in ("A", "B", "C", "D", "F")
+    ]
+    top = top_risk_students(grades, frame, n=3)
+    assert top[0]["prediction"] in ("D", "F")
+    reasons = top[0]["reasons"]
+    assert reasons["units"] == "percentage points of risk"
+    coded = [r for r in reasons["up"] + reasons["down"] if r["feature"] in ("Tutoring", "Sports")]
+    assert all(r["label"] in ("yes", "no") for r in coded)
+
+
+def test_the_demo_list_names_unit_and_rule_and_ranks_ten_distinct(
+    grades: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from studentops import demo
+    from studentops.config import Settings
+
+    data = tmp_path / "new-term.csv"
+    generate_cohort(grades.profile, rows=1500, seed=11).drop(columns=["GradeClass", "GPA"]).to_csv(
+        data, index=False
+    )
+    console = Console(width=80, record=True)
+    monkeypatch.setattr(demo, "console", console)
+    top = demo.show_risk_list(grades, data)
+    text = console.export_text()
+    assert len(top) == 10 and [t["rank"] for t in top] == list(range(1, 11))
+    assert len({(round(t["risk_score"], 4), t["risk_log_odds"]) for t in top}) == 10
+    assert all(t["prediction"] in ("D", "F") and t["risk_band"] == "high" for t in top)
+    assert "pp = percentage points of risk" in text
+    assert "Bands: high: predicted D or F or risk >= 0.60" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    reasons = [r for t in top for r in t["reasons"]["up"]]
+    coded = [r for r in reasons if grades.profile.columns[r["feature"]].labels]
+    assert coded and all(r["label"] is not None for r in coded)
+
+    hint = demo.closing_hint(Settings(home=tmp_path / "state"), "student-performance")
+    tools = [word for word in hint.split() if word.endswith(("/mlflow", "/studentops"))]
+    assert len(tools) == 2 and all(Path(t).is_absolute() and Path(t).exists() for t in tools)
+    assert f"STUDENTOPS_HOME={(tmp_path / 'state').resolve()}" in hint
