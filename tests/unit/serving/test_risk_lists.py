@@ -156,3 +156,23 @@ def test_the_demo_list_names_unit_and_rule_and_ranks_ten_distinct(
     tools = [word for word in hint.split() if word.endswith(("/mlflow", "/studentops"))]
     assert len(tools) == 2 and all(Path(t).is_absolute() and Path(t).exists() for t in tools)
     assert f"STUDENTOPS_HOME={(tmp_path / 'state').resolve()}" in hint
+
+
+def test_json_answers_and_stream_results_speak_labels_and_the_log_keeps_classes(
+    grades: Predictor,
+) -> None:
+    from studentops.streaming.scoring import PredictorScorer
+
+    frame = generate_cohort(grades.profile, rows=80, seed=12)
+    records, ids = grades.validate(frame[grades.features].to_dict("records"))
+    answers = grades.predict_records(records, ids)
+    assert {a["prediction"] for a in answers} <= {"A", "B", "C", "D", "F"}
+    assert list(answers[0]["probabilities"]) == ["A", "B", "C", "D", "F"]
+    assert all(a["band_reason"] is None for a in answers)
+    out = PredictorScorer(grades).score_batch(records)
+    assert [o["prediction"] for o in out] == [a["prediction"] for a in answers]
+    assert list(out[0]["probabilities"]) == ["A", "B", "C", "D", "F"]
+    # the prediction log keeps class values, so outcomes (GradeClass 0-4) can be joined to it
+    codes = {"A": 0, "B": 1, "C": 2, "D": 3, "F": 4}
+    assert [o["logged_prediction"] for o in out] == [codes[o["prediction"]] for o in out]
+    assert list(out[0]["logged_probabilities"]) == ["0", "1", "2", "3", "4"]
