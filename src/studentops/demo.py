@@ -149,7 +149,7 @@ def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, An
             str(item["rank"]),
             str(item["student_id"]),
             str(item["prediction"]),
-            f"{100 * item['risk_score']:.2f}%",
+            f"{100 * item['risk_score']:.3f}%",
             f"{item['risk_log_odds']:+.2f}",
             band,
             reasons or "-",

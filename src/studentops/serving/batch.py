@@ -88,6 +88,7 @@ def score_frame(
     key = predictor.rank_key(X, scores)
     order = predictor.rank_order(scores, key)
     bands, band_reasons = predictor.bands.list_bands(scores.risk, order, scores.at_risk)
+    scores.bands = bands  # the log and the metrics record the bands the file shows
     out = frame.loc[valid.index].copy()
     out["prediction"] = predictor.labels_of(scores.prediction)
     if scores.proba is not None:
@@ -165,7 +166,11 @@ def log_rows(
     ids = student_ids(frame.loc[valid.index], predictor)
     info: ModelInfo = predictor.info
     now = time.time()
-    bands = predictor.bands.bands(scores.risk, scores.at_risk).tolist()
+    bands = (
+        scores.bands
+        if scores.bands is not None
+        else predictor.bands.bands(scores.risk, scores.at_risk)
+    ).tolist()
     preds = scores.prediction.tolist()
     risk = [None if r != r else r for r in scores.risk.tolist()]
     if scores.proba is not None:

@@ -176,3 +176,32 @@ def test_json_answers_and_stream_results_speak_labels_and_the_log_keeps_classes(
     codes = {"A": 0, "B": 1, "C": 2, "D": 3, "F": 4}
     assert [o["logged_prediction"] for o in out] == [codes[o["prediction"]] for o in out]
     assert list(out[0]["logged_probabilities"]) == ["0", "1", "2", "3", "4"]
+
+
+def test_capacity_bands_reach_the_file_and_the_prediction_log(
+    tmp_path: Path, settings: Any
+) -> None:
+    from studentops.monitoring.predlog import read_predictions
+    from studentops.serving.batch import score_file
+
+    predictor = _predictor(
+        "uci-dropout-binary", rows=400, bands=RiskBands(mode="capacity", capacity=5)
+    )
+    data = tmp_path / "in.csv"
+    generate_cohort(predictor.profile, rows=120, seed=5).drop(columns=["Target"]).to_csv(
+        data, sep=";", index=False
+    )
+    summary = score_file(
+        "uci-dropout-binary", data, tmp_path / "out.csv", settings=settings,
+        predictor=predictor,
+    )  # fmt: skip
+    scored = pd.read_csv(summary.out_path)
+    assert (
+        scored["risk_band"].head(5).eq("high").all() and (scored["risk_band"] == "high").sum() == 5
+    )
+    flagged = scored[(scored["prediction"] == "Dropout") & (scored["rank"] > 5)]
+    assert len(flagged) and flagged["band_reason"].str.contains("beyond the capacity of 5").all()
+    assert (flagged["risk_band"] == "medium").all()
+    logged = read_predictions(settings.prediction_log)
+    assert sorted(logged["risk_band"]) == sorted(scored["risk_band"])
+    assert "capacity" in summary.band_rule
