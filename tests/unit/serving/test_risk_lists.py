@@ -205,3 +205,11 @@ def test_capacity_bands_reach_the_file_and_the_prediction_log(
     logged = read_predictions(settings.prediction_log)
     assert sorted(logged["risk_band"]) == sorted(scored["risk_band"])
     assert "capacity" in summary.band_rule
+
+
+def test_the_demo_shows_risks_with_the_decimals_that_tell_them_apart() -> None:
+    from studentops.demo import risk_digits
+
+    assert risk_digits([0.91, 0.85, 0.7]) == 1
+    assert risk_digits([0.958683, 0.958666, 0.958651, 0.958648]) == 4
+    assert risk_digits([0.95, 0.95]) == 2  # saturated: equal at any precision
