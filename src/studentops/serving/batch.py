@@ -10,6 +10,7 @@ their reasons, never silently away.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,21 @@ def reason_text(reason: dict[str, Any]) -> str:
     if shown is None:
         value = reason.get("value")
         shown = f"{value:.3g}" if isinstance(value, float) else value
-    return f"{reason.get('feature')} = {shown} ({float(reason.get('contribution', 0.0)):+.1f} pp)"
+    return (
+        f"{reason.get('feature')} = {shown} ({points(float(reason.get('contribution', 0.0)))} pp)"
+    )
+
+
+def points(value: float) -> str:
+    """A contribution with a sign and the decimals it needs: +12.3, +0.4, +0.028, +0.0003 (the
+    reasons of a saturated risk are small, and '+0.0' would hide them)."""
+    size = abs(value)
+    if size >= 0.095 or size == 0:
+        return f"{value:+.1f}"
+    if size < 5e-5:
+        return "<+0.0001" if value > 0 else ">-0.0001"
+    decimals = min(4, 1 - math.floor(math.log10(size)))
+    return f"{value:+.{decimals}f}"
 
 
 def format_reasons(reasons: dict[str, Any]) -> str:

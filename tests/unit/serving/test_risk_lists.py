@@ -213,3 +213,24 @@ def test_the_demo_shows_risks_with_the_decimals_that_tell_them_apart() -> None:
     assert risk_digits([0.91, 0.85, 0.7]) == 1
     assert risk_digits([0.958683, 0.958666, 0.958651, 0.958648]) == 4
     assert risk_digits([0.95, 0.95]) == 2  # saturated: equal at any precision
+
+
+def test_small_contributions_keep_their_figures() -> None:
+    from studentops.serving.batch import points, reason_text
+
+    assert [points(v) for v in (12.34, 0.44, -0.028, 0.00031, 0.0, -3e-7)] == [
+        "+12.3", "+0.4", "-0.028", "+0.0003", "+0.0", ">-0.0001",
+    ]  # fmt: skip
+    reason = {"feature": "Course", "value": 9500, "label": "Nursing", "contribution": 3.21}
+    assert reason_text(reason) == "Course = Nursing (+3.2 pp)"
+
+
+def test_a_model_pickled_before_the_output_keys_still_explains(grades: Predictor) -> None:
+    import pickle
+
+    state = grades.profile.__getstate__()
+    state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "feature_groups"}
+    old = type(grades.profile).__new__(type(grades.profile))
+    old.__setstate__(state)
+    assert old.feature_groups == {}
+    assert pickle.loads(pickle.dumps(old)).feature_groups == {}
