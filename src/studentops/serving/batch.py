@@ -109,15 +109,14 @@ def score_frame(
 
 
 def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResult:
-    """Validate the profile's columns of ``frame``; the others (``student_id``, a name, a
-    class) are not judged but copied to the output as they are, and a warning says so."""
-    columns = predictor.profile.columns
-    extra = [c for c in frame.columns if c not in columns]
-    result = validate(
-        frame[[c for c in frame.columns if c in columns]], predictor.profile, require_target=False
-    )
+    """Validate ``frame`` for scoring. Columns outside the profile (``student_id``, a name) are
+    not judged but copied to the output as they are, and the warning says so rather than
+    calling them ignored."""
+    result = validate(frame, predictor.profile, require_target=False)
+    extra = [str(c) for c in frame.columns if c not in predictor.profile.columns]
     if extra:
-        shown = ", ".join(str(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        result.warnings[:] = [w for w in result.warnings if "not in the profile, ignored" not in w]
+        shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
         result.warnings.append(
             f"{len(extra)} column(s) not in the profile, copied to the output unscored: {shown}"
         )
