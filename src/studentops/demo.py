@@ -144,14 +144,17 @@ def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, An
     table = Table(
         "#",
         "student",
-        "predicted",
+        "class",
         "risk",
         "log-odds",
         "band",
         "top reasons",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         pad_edge=False,
+        collapse_padding=True,
     )
+    digits = risk_digits([item["risk_score"] for item in top])
     for item in top:
         reasons = "\n".join(reason_text(r) for r in item["reasons"].get("up", [])[:3])
         band = item["risk_band"] or "-"
@@ -161,7 +164,7 @@ def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, An
             str(item["rank"]),
             str(item["student_id"]),
             str(item["prediction"]),
-            f"{100 * item['risk_score']:.2f}%",
+            f"{100 * item['risk_score']:.{digits}f}%",
             f"{item['risk_log_odds']:+.2f}",
             band,
             reasons or "-",
@@ -175,6 +178,15 @@ def show_risk_list(predictor: Any, data: Path, n: int = 10) -> list[dict[str, An
     )
     console.print(f"Bands: {predictor.band_rule()}")
     return top
+
+
+def risk_digits(risks: list[float], most: int = 6) -> int:
+    """Decimals of a percentage that tell the listed risks apart (1 to ``most``); 2 when they
+    are equal even then (saturated: the log-odds column shows their order)."""
+    for digits in range(1, most + 1):
+        if len({round(100 * r, digits) for r in risks}) == len(risks):
+            return digits
+    return 2
 
 
 def band_counts(scored: Path) -> str:

@@ -214,6 +214,14 @@ class Profile(BaseModel):
                 return label
         return key
 
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Unpickle a profile saved before a key existed (a registered champion) with that
+        key's default, so models trained by an older studentops keep loading and explaining."""
+        super().__setstate__(state)
+        for name, info in type(self).model_fields.items():
+            if name not in self.__dict__:
+                self.__dict__[name] = info.get_default(call_default_factory=True)
+
     # -- end of output keys ---------------------------------------------------------------
 
     @model_validator(mode="after")

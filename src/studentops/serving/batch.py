@@ -10,6 +10,7 @@ their reasons, never silently away.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,7 @@ def score_frame(
     key = predictor.rank_key(X, scores)
     order = predictor.rank_order(scores, key)
     bands, band_reasons = predictor.bands.list_bands(scores.risk, order, scores.at_risk)
+    scores.bands = bands  # the log and the metrics record the bands the file shows
     out = frame.loc[valid.index].copy()
     out["prediction"] = predictor.labels_of(scores.prediction)
     if scores.proba is not None:
@@ -107,15 +109,14 @@ def score_frame(
 
 
 def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResult:
-    """Validate the profile's columns of ``frame``; the others (``student_id``, a name, a
-    class) are not judged but copied to the output as they are, and a warning says so."""
-    columns = predictor.profile.columns
-    extra = [c for c in frame.columns if c not in columns]
-    result = validate(
-        frame[[c for c in frame.columns if c in columns]], predictor.profile, require_target=False
-    )
+    """Validate ``frame`` for scoring. Columns outside the profile (``student_id``, a name) are
+    not judged but copied to the output as they are, and the warning says so rather than
+    calling them ignored."""
+    result = validate(frame, predictor.profile, require_target=False)
+    extra = [str(c) for c in frame.columns if c not in predictor.profile.columns]
     if extra:
-        shown = ", ".join(str(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        result.warnings[:] = [w for w in result.warnings if "not in the profile, ignored" not in w]
+        shown = ", ".join(extra[:5]) + (", ..." if len(extra) > 5 else "")
         result.warnings.append(
             f"{len(extra)} column(s) not in the profile, copied to the output unscored: {shown}"
         )
@@ -165,7 +166,11 @@ def log_rows(
     ids = student_ids(frame.loc[valid.index], predictor)
     info: ModelInfo = predictor.info
     now = time.time()
-    bands = predictor.bands.bands(scores.risk, scores.at_risk).tolist()
+    bands = (
+        scores.bands
+        if scores.bands is not None
+        else predictor.bands.bands(scores.risk, scores.at_risk)
+    ).tolist()
     preds = scores.prediction.tolist()
     risk = [None if r != r else r for r in scores.risk.tolist()]
     if scores.proba is not None:
@@ -210,7 +215,21 @@ def reason_text(reason: dict[str, Any]) -> str:
     if shown is None:
         value = reason.get("value")
         shown = f"{value:.3g}" if isinstance(value, float) else value
-    return f"{reason.get('feature')} = {shown} ({float(reason.get('contribution', 0.0)):+.1f} pp)"
+    return (
+        f"{reason.get('feature')} = {shown} ({points(float(reason.get('contribution', 0.0)))} pp)"
+    )
+
+
+def points(value: float) -> str:
+    """A contribution with a sign and the decimals it needs: +12.3, +0.4, +0.028, +0.0003 (the
+    reasons of a saturated risk are small, and '+0.0' would hide them)."""
+    size = abs(value)
+    if size >= 0.095 or size == 0:
+        return f"{value:+.1f}"
+    if size < 5e-5:
+        return "<+0.0001" if value > 0 else ">-0.0001"
+    decimals = min(4, 1 - math.floor(math.log10(size)))
+    return f"{value:+.{decimals}f}"
 
 
 def format_reasons(reasons: dict[str, Any]) -> str:

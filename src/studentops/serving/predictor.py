@@ -25,7 +25,7 @@ from studentops.serving.fast import FastScorer, compile_scorer
 from studentops.serving.schemas import FieldError, field_errors, record_model
 
 RISK_UNITS = "percentage points of risk"  # as training.explain.RISK_UNITS
-RANK_RESOLUTION = 1e-4  # risks closer than this rank by the model's log-odds
+RANK_RESOLUTION = 1e-9  # risks closer than this (float noise) rank by the model's log-odds
 
 __all__ = ["BANDS", "ModelInfo", "Predictor", "RecordsInvalid", "RiskBands", "Scores"]
 
@@ -92,6 +92,7 @@ class Scores:
     risk: np.ndarray
     proba: np.ndarray | None  # n x classes; None for regression
     at_risk: np.ndarray | None = None  # the model's decision: predicted at risk (bool, n)
+    bands: np.ndarray | None = None  # a ranked list's bands (shares, capacity), input order
 
 
 class Predictor:
@@ -219,9 +220,10 @@ class Predictor:
     def rank_order(self, scores: Scores, key: np.ndarray) -> np.ndarray:
         """Positions from highest to lowest risk (n,): by risk, equal risks by ``key``.
 
-        Risks are compared at ``RANK_RESOLUTION`` (0.01 percentage points): below that a
-        difference means nothing to a reader, and saturated probabilities differ only by float
-        noise there; the key decides. Missing risks go last.
+        Risks are compared at ``RANK_RESOLUTION`` (1e-9): saturated probabilities that differ
+        only by float noise in their last digits are equal, and the key decides between them;
+        any real difference of risk keeps its order, so ``risk_score`` never rises down a list.
+        Missing risks go last.
         """
         risk = np.nan_to_num(np.round(scores.risk / RANK_RESOLUTION), nan=-np.inf)
         return np.lexsort((-key, -risk))

@@ -179,7 +179,11 @@ class PredictionService:
                 predictor.labels_of(scores.prediction)
                 if predictor.task != "regression"
                 else ["value"] * len(scores.risk),
-                predictor.bands.bands(scores.risk, scores.at_risk).tolist(),
+                (
+                    scores.bands
+                    if scores.bands is not None
+                    else predictor.bands.bands(scores.risk, scores.at_risk)
+                ).tolist(),
             )
             if self.log is not None:
                 self.log.submit(log_rows(predictor, frame, result.valid, scores, "api"))

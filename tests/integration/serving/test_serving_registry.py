@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from studentops.datasets.profile import load_profile
 from studentops.serving.app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,10 +52,11 @@ def test_explanations_from_the_real_model(registry: Registry, as_records: Any) -
         r = client.post("/v1/predict?explain=true&top_k=3", json=record)
     assert r.status_code == 200, r.text
     reasons = r.json()["reasons"]
-    assert reasons["units"] == "risk"
+    assert reasons["units"] == "percentage points of risk"
     assert 0 < len(reasons["up"]) + len(reasons["down"]) <= 6
+    groups = load_profile(PROFILE).feature_groups
     for item in reasons["up"]:
-        assert item["contribution"] > 0 and item["feature"] in record
+        assert item["contribution"] > 0 and (item["feature"] in record or item["feature"] in groups)
 
 
 def test_admin_reload_follows_the_champion_alias(registry: Registry, as_records: Any) -> None:

@@ -156,3 +156,81 @@ def test_the_demo_list_names_unit_and_rule_and_ranks_ten_distinct(
     tools = [word for word in hint.split() if word.endswith(("/mlflow", "/studentops"))]
     assert len(tools) == 2 and all(Path(t).is_absolute() and Path(t).exists() for t in tools)
     assert f"STUDENTOPS_HOME={(tmp_path / 'state').resolve()}" in hint
+
+
+def test_json_answers_and_stream_results_speak_labels_and_the_log_keeps_classes(
+    grades: Predictor,
+) -> None:
+    from studentops.streaming.scoring import PredictorScorer
+
+    frame = generate_cohort(grades.profile, rows=80, seed=12)
+    records, ids = grades.validate(frame[grades.features].to_dict("records"))
+    answers = grades.predict_records(records, ids)
+    assert {a["prediction"] for a in answers} <= {"A", "B", "C", "D", "F"}
+    assert list(answers[0]["probabilities"]) == ["A", "B", "C", "D", "F"]
+    assert all(a["band_reason"] is None for a in answers)
+    out = PredictorScorer(grades).score_batch(records)
+    assert [o["prediction"] for o in out] == [a["prediction"] for a in answers]
+    assert list(out[0]["probabilities"]) == ["A", "B", "C", "D", "F"]
+    # the prediction log keeps class values, so outcomes (GradeClass 0-4) can be joined to it
+    codes = {"A": 0, "B": 1, "C": 2, "D": 3, "F": 4}
+    assert [o["logged_prediction"] for o in out] == [codes[o["prediction"]] for o in out]
+    assert list(out[0]["logged_probabilities"]) == ["0", "1", "2", "3", "4"]
+
+
+def test_capacity_bands_reach_the_file_and_the_prediction_log(
+    tmp_path: Path, settings: Any
+) -> None:
+    from studentops.monitoring.predlog import read_predictions
+    from studentops.serving.batch import score_file
+
+    predictor = _predictor(
+        "uci-dropout-binary", rows=400, bands=RiskBands(mode="capacity", capacity=5)
+    )
+    data = tmp_path / "in.csv"
+    generate_cohort(predictor.profile, rows=120, seed=5).drop(columns=["Target"]).to_csv(
+        data, sep=";", index=False
+    )
+    summary = score_file(
+        "uci-dropout-binary", data, tmp_path / "out.csv", settings=settings,
+        predictor=predictor,
+    )  # fmt: skip
+    scored = pd.read_csv(summary.out_path)
+    assert (
+        scored["risk_band"].head(5).eq("high").all() and (scored["risk_band"] == "high").sum() == 5
+    )
+    flagged = scored[(scored["prediction"] == "Dropout") & (scored["rank"] > 5)]
+    assert len(flagged) and flagged["band_reason"].str.contains("beyond the capacity of 5").all()
+    assert (flagged["risk_band"] == "medium").all()
+    logged = read_predictions(settings.prediction_log)
+    assert sorted(logged["risk_band"]) == sorted(scored["risk_band"])
+    assert "capacity" in summary.band_rule
+
+
+def test_the_demo_shows_risks_with_the_decimals_that_tell_them_apart() -> None:
+    from studentops.demo import risk_digits
+
+    assert risk_digits([0.91, 0.85, 0.7]) == 1
+    assert risk_digits([0.958683, 0.958666, 0.958651, 0.958648]) == 4
+    assert risk_digits([0.95, 0.95]) == 2  # saturated: equal at any precision
+
+
+def test_small_contributions_keep_their_figures() -> None:
+    from studentops.serving.batch import points, reason_text
+
+    assert [points(v) for v in (12.34, 0.44, -0.028, 0.00031, 0.0, -3e-7)] == [
+        "+12.3", "+0.4", "-0.028", "+0.0003", "+0.0", ">-0.0001",
+    ]  # fmt: skip
+    reason = {"feature": "Course", "value": 9500, "label": "Nursing", "contribution": 3.21}
+    assert reason_text(reason) == "Course = Nursing (+3.2 pp)"
+
+
+def test_a_model_pickled_before_the_output_keys_still_explains(grades: Predictor) -> None:
+    import pickle
+
+    state = grades.profile.__getstate__()
+    state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "feature_groups"}
+    old = type(grades.profile).__new__(type(grades.profile))
+    old.__setstate__(state)
+    assert old.feature_groups == {}
+    assert pickle.loads(pickle.dumps(old)).feature_groups == {}
