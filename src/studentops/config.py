@@ -91,6 +91,58 @@ class Settings(BaseSettings):
     stream_dead_letter: str | None = Field(
         None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
     )
+    # -- monitoring (docs/monitoring.md) ------------------------------------------------------
+    monitor_numeric_statistic: str = Field(
+        "psi", description="Drift statistic for numbers: psi, wasserstein, ks or jensen_shannon."
+    )
+    monitor_categorical_statistic: str = Field(
+        "jensen_shannon", description="Drift statistic for categories: jensen_shannon or psi."
+    )
+    monitor_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Threshold per statistic name, overriding the defaults (psi 0.2, ...).",
+    )
+    monitor_min_rows: int = Field(
+        200, ge=1, description="Smallest window judged; fewer rows give 'too few rows'."
+    )
+    monitor_drift_share: float = Field(
+        0.25, gt=0, le=1, description="Share of drifted features from which a window drifted."
+    )
+    monitor_missing_threshold: float = Field(
+        0.05, gt=0, le=1, description="Change of the missing share (0-1) that counts as drift."
+    )
+    monitor_unseen_threshold: float = Field(
+        0.02, gt=0, le=1, description="Share of unseen categories (0-1) that counts as drift."
+    )
+    monitor_noise_quantile: float = Field(
+        0.99, gt=0.5, lt=1, description="Quantile of chance a drift must exceed (noise floor)."
+    )
+    monitor_bins: int = Field(10, ge=2, le=100, description="Reference bins per number.")
+    monitor_window_days: float = Field(
+        30.0, gt=0, description="Default window of `studentops monitor` (days back from now)."
+    )
+    # -- deploy (docs/deploy.md) ----------------------------------------------------------------
+    tracking_server_backend_uri: str | None = Field(
+        None,
+        description="Store of the team's `mlflow server` (postgresql://...); default: SQLite "
+        "under home.",
+    )
+    tracking_server_artifacts: str | None = Field(
+        None,
+        description="Where the server keeps artifacts (s3://bucket/prefix); clients reach them "
+        "through the server. Default: a folder under home.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, moto) for artifacts; default: AWS S3."
+    )
+    tracking_server_host: str = Field("127.0.0.1", description="Interface the server binds.")
+    tracking_server_port: int = Field(5000, ge=1, le=65535, description="Port of the server.")
+    tracking_server_workers: int = Field(1, ge=1, description="Server worker processes.")
+    tracking_server_allowed_hosts: str | None = Field(
+        None,
+        description="Host headers the server accepts (comma list, e.g. 'mlflow:5000,localhost:*');"
+        " MLflow 3 refuses other hosts unless this is set.",
+    )
     seed: int = 42
 
     @property
