@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
-        bench-serve bench-stream bench-events bench-generate bench-drift clean
+        bench-serve bench-stream bench-events bench-generate bench-drift clean lint-deploy dashboards
 
 setup: $(STAMP)
 
@@ -33,10 +33,31 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+lint: setup lint-deploy
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/mypy
+
+# deploy/ and .github/ (docs/deploy.md): hadolint, promtool (Debian's prometheus), actionlint,
+# the generated Grafana dashboards, and checkov in its own venv (it pins an older boto3 than
+# the project's lock).
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --disable-pip-version-check "checkov==3.3.30"
+
+lint-deploy: setup $(CHECKOV)
+	$(BIN)/hadolint deploy/Dockerfile
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+	$(BIN)/actionlint
+	$(BIN)/python deploy/grafana/build_dashboards.py --check
+	$(CHECKOV) -d deploy/terraform --framework terraform --quiet --compact --skip-download
+	$(CHECKOV) -f deploy/Dockerfile --framework dockerfile --quiet --compact --skip-download
+	$(CHECKOV) -d .github/workflows --framework github_actions --quiet --compact --skip-download
+
+dashboards: setup
+	$(BIN)/python deploy/grafana/build_dashboards.py
 
 format: setup
 	$(BIN)/ruff format src tests benchmarks
@@ -73,4 +94,4 @@ bench-drift: setup .venv-evidently/.installed
 	$(BIN)/python benchmarks/bench_drift.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache .venv-checkov

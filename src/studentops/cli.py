@@ -29,6 +29,7 @@ PARTS = (
     "monitoring.retraining",
     "privacy",
     "ui",
+    "deploy",
 )
 
 app = typer.Typer(

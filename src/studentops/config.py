@@ -190,6 +190,27 @@ class Settings(BaseSettings):
         ge=1,
         description="Prediction-log, outcome and monitoring rows older than this many days are "
         "deleted by 'studentops privacy purge'.",
+    # -- deploy (docs/deploy.md) ----------------------------------------------------------------
+    tracking_server_backend_uri: str | None = Field(
+        None,
+        description="Store of the team's `mlflow server` (postgresql://...); default: SQLite "
+        "under home.",
+    )
+    tracking_server_artifacts: str | None = Field(
+        None,
+        description="Where the server keeps artifacts (s3://bucket/prefix); clients reach them "
+        "through the server. Default: a folder under home.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, moto) for artifacts; default: AWS S3."
+    )
+    tracking_server_host: str = Field("127.0.0.1", description="Interface the server binds.")
+    tracking_server_port: int = Field(5000, ge=1, le=65535, description="Port of the server.")
+    tracking_server_workers: int = Field(1, ge=1, description="Server worker processes.")
+    tracking_server_allowed_hosts: str | None = Field(
+        None,
+        description="Host headers the server accepts (comma list, e.g. 'mlflow:5000,localhost:*');"
+        " MLflow 3 refuses other hosts unless this is set.",
     )
     seed: int = 42
 
