@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from studentops.datasets.contract import Formats
 from studentops.errors import ProfileError
 
 ColumnType = Literal["integer", "number", "category", "boolean", "text", "datetime"]
@@ -165,6 +166,11 @@ class Profile(BaseModel):
     drop: list[str] = Field(default_factory=list, description="Columns never used as features.")
     group: str | None = None
     period: str | None = None
+    # -- input formats (issue 10, docs/data.md) ------------------------------------------
+    formats: Formats = Field(
+        default_factory=Formats,
+        description="How cells are written: decimal mark, thousands, NA tokens, dates, encoding.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
