@@ -444,13 +444,52 @@ def column_rule(
     )
 
 
-def profile_rules(profile: Profile, columns: list[str] | None = None) -> dict[str, Rule]:
+def profile_rules(
+    profile: Profile, columns: list[str] | None = None, formats: Formats | None = None
+) -> dict[str, Rule]:
     """Rules of the profile's columns (all, or ``columns``), the id column as an id."""
     names = columns if columns is not None else list(profile.columns)
+    fmt = formats or profile.formats
     return {
-        name: column_rule(name, profile.columns[name], profile.formats, is_id=name == profile.id)
+        name: column_rule(name, profile.columns[name], fmt, is_id=name == profile.id)
         for name in names
     }
+
+
+_COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
+_POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+")
+
+
+def file_formats(frame: pd.DataFrame, profile: Profile) -> tuple[Formats, str | None]:
+    """The formats to read one file with: the profile's, with the decimal mark found in the
+    file when the profile leaves it unset (see :func:`detect_decimal`)."""
+    numeric = [c for c, col in profile.columns.items() if col.type in ("number", "integer")]
+    return detect_decimal(frame, numeric, profile.formats)
+
+
+def detect_decimal(
+    frame: pd.DataFrame, columns: list[str], formats: Formats
+) -> tuple[Formats, str | None]:
+    """``formats`` with decimal mark ``,`` when a ``;``-separated file's ``columns`` hold
+    ``5,4`` and never ``5.4`` (how spreadsheets in comma-decimal locales export CSV) and the
+    profile did not declare the mark. Returns the formats and a note for the summary (None
+    when nothing was guessed)."""
+    if "decimal" in formats.model_fields_set or frame.attrs.get("sep") != ";":
+        return formats, None
+    comma = point = 0
+    for name in columns:
+        if name not in frame.columns:
+            continue
+        text = frame[name].dropna().astype(str).str.strip().head(5000)
+        comma += int(text.str.fullmatch(_COMMA_DECIMAL.pattern).sum())
+        point += int(text.str.fullmatch(_POINT_DECIMAL.pattern).sum())
+    if comma and not point:
+        note = (
+            "decimal mark ',' found in this ';'-separated file: read 5,4 as 5.4 "
+            "(declare formats.decimal in the profile to make it explicit)"
+        )
+        return formats.model_copy(update={"decimal": ","}), note
+    return formats, None
 
 
 def missing_mask(values: pd.Series, formats: Formats) -> pd.Series:

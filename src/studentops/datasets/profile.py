@@ -412,3 +412,27 @@ def load_profile(name_or_path: str | Path, profiles_dir: Path | None = None) -> 
         known = ", ".join(builtin_profile_names())
         raise ProfileError(f"unknown profile '{text}' (built-in: {known}; or give a YAML path)")
     return parse_profile(yaml.safe_load(builtin), origin=f"built-in profile {text}")
+
+
+def resolve_profile(ref: str | Path | Profile, settings: Any = None) -> Profile:
+    """THE way every command, the API and the workers turn ``--profile`` into a Profile.
+
+    ``ref`` is a Profile, a YAML path, a name in ``settings.profiles_dir`` or a built-in name
+    (in that order, see :func:`load_profile`). The registered model of the result is found by
+    its ``name``, so a path and a name reach the same model.
+
+    Raises:
+        ProfileError: nothing by that name or path, or the YAML is not a valid profile.
+    """
+    if isinstance(ref, Profile):
+        return ref
+    if settings is None:
+        from studentops.config import load_settings
+
+        settings = load_settings()
+    return load_profile(ref, settings.profiles_dir)
+
+
+def profile_name(ref: str | Path | Profile, settings: Any = None) -> str:
+    """The profile's name (what its registered model is called after), from any reference."""
+    return resolve_profile(ref, settings).name

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from studentops.config import Settings, load_settings
-from studentops.datasets.contract import Rule, judge_column, missing_mask, profile_rules
+from studentops.datasets.contract import (
+    Rule,
+    file_formats,
+    judge_column,
+    missing_mask,
+    profile_rules,
+)
 from studentops.datasets.profile import Profile
 from studentops.errors import DataError, ProfileError
 
@@ -211,7 +217,10 @@ def validate(
     target_cols = {profile.target.column, *profile.leaks}
     if profile.target_source:
         target_cols.add(profile.target_source)
-    rules = profile_rules(profile)
+    formats, note = file_formats(frame, profile)
+    if note:
+        warnings.append(note)
+    rules = profile_rules(profile, formats=formats)
     out: dict[str, pd.Series] = {}
     for name, rule in rules.items():
         if name not in kept.columns:
@@ -304,20 +313,23 @@ def validate_file(
     sep: str | None = None,
     require_target: bool = True,
     settings: Settings | None = None,
+    encoding: str | None = None,
 ) -> tuple[Profile, ValidationResult]:
-    """Load a profile (by name or object) and a file, and validate every row.
+    """Load a profile (by name, path or object) and a file, and validate every row.
 
-    The profile's own delimiter is used for its default file when none is given.
+    The profile's own delimiter is used for its default file when none is given; the encoding
+    is ``encoding``, else the profile's ``formats.encoding``, else detected.
     """
     from studentops.datasets.loading import read_table
-    from studentops.datasets.profile import load_profile
+    from studentops.datasets.profile import resolve_profile
 
     settings = settings or load_settings()
-    prof = profile if isinstance(profile, Profile) else load_profile(profile, settings.profiles_dir)
+    prof = resolve_profile(profile, settings)
     path = Path(path) if path is not None else default_data_path(prof, settings)
     if sep is None and prof.source and prof.source.sep and Path(path).name == prof.source.file:
         sep = prof.source.sep
-    return prof, validate(read_table(path, sep), prof, require_target=require_target)
+    frame = read_table(path, sep, encoding or prof.formats.encoding)
+    return prof, validate(frame, prof, require_target=require_target)
 
 
 def write_rejects(

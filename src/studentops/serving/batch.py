@@ -55,7 +55,9 @@ def load_predictor(
     from studentops.serving.source import RegistrySource
 
     settings = settings or load_settings()
-    source = RegistrySource(profile, settings)
+    from studentops.datasets.profile import profile_name
+
+    source = RegistrySource(profile_name(profile, settings), settings)
     version = source.current_version()
     if version is None:
         from studentops.errors import ModelError
@@ -212,6 +214,7 @@ def score_file(
     sep: str | None = None,
     rejects: str | Path | None = None,
     settings: Settings | None = None,
+    encoding: str | None = None,
     predictor: Predictor | None = None,
     log_predictions: bool = True,
 ) -> ScoreSummary:
@@ -223,6 +226,7 @@ def score_file(
         out: output CSV or Parquet: input rows plus predictions, ranked by risk.
         explain: add each student's top reasons (SHAP; much slower than scoring).
         rejects: where rejected rows go with reasons (default ``<out>.rejects.csv``).
+        encoding: the CSV's text encoding (default: the profile's, else detected).
         predictor: score with this instead of loading the champion (tests, demo).
         log_predictions: append every prediction to the prediction log.
 
@@ -241,7 +245,7 @@ def score_file(
     t = started
     predictor = predictor or load_predictor(profile, settings)
     t = lap("load_model", t)
-    frame = read_table(data, sep=sep)
+    frame = read_table(data, sep=sep, encoding=encoding or predictor.profile.formats.encoding)
     t = lap("read", t)
     scored, result, scores = score_frame(predictor, frame, explain=explain, top_k=top_k)
     t = lap("validate_and_score", t)

@@ -69,11 +69,14 @@ def load_training_data(
     *,
     sep: str | None,
     settings: Settings,
+    encoding: str | None = None,
 ) -> tuple[Profile, ValidationResult, Path | None]:
     """Validate the file against the profile; rejects go to a CSV under home with reasons."""
     from studentops.datasets.validation import validate_file, write_rejects
 
-    prof, validation = validate_file(profile, data, sep=sep, require_target=True, settings=settings)
+    prof, validation = validate_file(
+        profile, data, sep=sep, require_target=True, settings=settings, encoding=encoding
+    )
     rejects_path = write_rejects(validation, prof.name, settings)
     if validation.accepted == 0:
         top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
@@ -90,6 +93,7 @@ def train_and_register(
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
+    encoding: str | None = None,
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
@@ -116,7 +120,9 @@ def train_and_register(
     from studentops.training.train import train_model
 
     settings = settings or load_settings()
-    prof, validation, rejects_path = load_training_data(profile, data, sep=sep, settings=settings)
+    prof, validation, rejects_path = load_training_data(
+        profile, data, sep=sep, settings=settings, encoding=encoding
+    )
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
     client = tracking.client_for(settings)
     experiment_id = tracking.ensure_experiment(client, prof.name, settings)
@@ -213,6 +219,7 @@ def tune_shared(
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
+    encoding: str | None = None,
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
@@ -242,7 +249,9 @@ def tune_shared(
     url = storage or settings.optuna_storage
     if not url:
         raise ConfigError("no Optuna storage: give --storage URL or set optuna_storage")
-    prof, validation, _ = load_training_data(profile, data, sep=sep, settings=settings)
+    prof, validation, _ = load_training_data(
+        profile, data, sep=sep, settings=settings, encoding=encoding
+    )
     name = study_name or f"studentops-{prof.name}"
     worker = worker_id()
     shared = worker_storage(with_installed_driver(url), worker)
