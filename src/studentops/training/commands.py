@@ -128,7 +128,10 @@ class TrialProgress:
 def _metrics_table(metrics: dict[str, float], selected: str) -> Table:
     table = Table("test metric", "value", title="held-out test set")
     for name, value in sorted(metrics.items()):
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if isinstance(value, float) and value != value:
+            shown = "undefined (a class is absent from the held-out part)"
+        else:
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(f"[bold]{name}[/]" if name == selected else name, shown)
     return table
 

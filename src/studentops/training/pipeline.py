@@ -71,8 +71,18 @@ def load_training_data(
     settings: Settings,
     encoding: str | None = None,
 ) -> tuple[Profile, ValidationResult, Path | None]:
-    """Validate the file against the profile; rejects go to a CSV under home with reasons."""
+    """Validate the file against the profile, then check it can be learnt from.
+
+    Rejects go to a CSV under home with reasons. The training guards
+    (:func:`studentops.training.guards.check_training_data`) run here, before any split or
+    search: their warnings are logged at once and added to the validation summary, and the
+    profile returned leaves out empty and constant features.
+
+    Raises:
+        DataError: no valid row, one class only, or an at-risk class too small.
+    """
     from studentops.datasets.validation import validate_file, write_rejects
+    from studentops.training.guards import check_training_data
 
     prof, validation = validate_file(
         profile, data, sep=sep, require_target=True, settings=settings, encoding=encoding
@@ -81,7 +91,11 @@ def load_training_data(
     if validation.accepted == 0:
         top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
         raise DataError(f"no valid rows to train on: all {validation.total} rejected ({top})")
-    return prof, validation, rejects_path
+    guarded = check_training_data(validation.valid, prof)
+    for warning in guarded.warnings:
+        log.warning("%s", warning)
+    validation.warnings.extend(guarded.warnings)
+    return guarded.profile, validation, rejects_path
 
 
 def train_and_register(
