@@ -42,8 +42,11 @@ def test_train_two_presentations_score_the_third_at_week_6(
 
     out = tmp_path / "at-risk.csv"
     res = subprocess.run(
-        [sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)]
-        + ["--oulad", str(oulad), "--presentation", "2014B", "--explain", "5", "--out", str(out)],
+        [
+            *(sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)),
+            *("--oulad", str(oulad), "--presentation", "2014B", "--explain", "5"),
+            *("--out", str(out)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
