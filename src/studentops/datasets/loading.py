@@ -62,7 +62,14 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample, cp_isolation=list(LEGACY_ENCODINGS)).best()
-    return (best.encoding if best is not None else "cp1252"), False
+    if best is None:
+        return "cp1252", False
+    try:  # where both read the bytes alike, say the encoding Windows spreadsheets write
+        if sample.decode("cp1252") == str(best):
+            return "cp1252", False
+    except UnicodeDecodeError:
+        pass
+    return best.encoding, False
 
 
 def _undecodable(origin: str, encoding: str, exc: UnicodeDecodeError, data: bytes) -> DataError:
