@@ -533,7 +533,7 @@ def judge_column(values: pd.Series, rule: Rule) -> ColumnVerdict:
         + [missing.reject.reason if missing.reject else None],
         dtype=object,
     )
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques)) if len(uniques) else []
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
     folded = 0
     example = None
     for i, v in enumerate(verdicts):

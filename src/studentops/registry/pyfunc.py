@@ -87,8 +87,8 @@ def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
                 list(model.predict(clean)), index=clean.index, dtype=object
             )
             proba[~rejected] = np.asarray(model.predict_proba(clean), dtype=float)
-        for i, cls in enumerate(model.classes_):
-            out[proba_column(cls)] = proba[:, i]
+        for j, cls in enumerate(model.classes_):
+            out[proba_column(cls)] = proba[:, j]
     risk = np.full(len(frame), np.nan)
     if len(clean):
         scored = model.risk_score(clean)
