@@ -434,5 +434,21 @@ def resolve_profile(ref: str | Path | Profile, settings: Any = None) -> Profile:
 
 
 def profile_name(ref: str | Path | Profile, settings: Any = None) -> str:
-    """The profile's name (what its registered model is called after), from any reference."""
-    return resolve_profile(ref, settings).name
+    """The profile's name (what its registered model is called after), from any reference.
+
+    A plain name that no profile file answers to is taken as the name itself: a registered
+    model carries its profile, so promoting or scoring it needs no YAML at hand.
+
+    Raises:
+        ProfileError: a YAML path that is missing or not a valid profile.
+    """
+    if isinstance(ref, Profile):
+        return ref.name
+    text = str(ref)
+    looks_like_path = text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file()
+    try:
+        return resolve_profile(ref, settings).name
+    except ProfileError:
+        if looks_like_path:
+            raise
+        return text

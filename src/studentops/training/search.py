@@ -66,8 +66,12 @@ def debug_log_path() -> str:
 def debug_log() -> logging.Logger:
     """A logger that writes only to the debug log file (never to the console)."""
     logger = logging.getLogger(DEBUG_LOGGER)
+    path = Path(debug_log_path())
+    for old in list(logger.handlers):  # settings moved home (tests, a long-lived process)
+        if getattr(old, "baseFilename", None) != str(path.resolve()):
+            logger.removeHandler(old)
+            old.close()
     if not logger.handlers:
-        path = Path(debug_log_path())
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
