@@ -123,15 +123,29 @@ def skipped_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     Two exports appended into one file carry the header again mid-file; such a row is no
     student, and its cells must never become a category or a class.
     """
-    if frame.empty:
+    if frame.empty or not len(frame.columns):
         return np.array([], int), np.array([], int)
-    names = pd.Series([str(c).strip().casefold() for c in frame.columns], index=frame.columns)
-    text = frame.astype("string").apply(lambda col: col.str.strip())
-    header = pd.Series(True, index=frame.index)
-    for col in frame.columns:
-        header &= text[col].str.casefold().eq(names[col]).fillna(False).astype(bool)
-    blank = (text.isna() | text.eq("")).all(axis=1)
-    return np.flatnonzero(header.to_numpy()), np.flatnonzero(blank.to_numpy())
+    # Only rows whose first cell is the first header (or blank) can be either: check those.
+    first = frame[frame.columns[0]].astype("string").str.strip()
+    name = str(frame.columns[0]).strip().casefold()
+    maybe_header = np.flatnonzero(first.str.casefold().eq(name).fillna(False).to_numpy())
+    maybe_blank = np.flatnonzero(first.fillna("").eq("").to_numpy())
+
+    def all_cells(rows: np.ndarray, test: Any) -> np.ndarray:
+        if not len(rows):
+            return rows
+        part = frame.iloc[rows].astype("string")
+        ok = np.ones(len(rows), dtype=bool)
+        for col in part.columns:
+            ok &= test(part[col].str.strip(), col)
+        return rows[ok]
+
+    headers = all_cells(
+        maybe_header,
+        lambda v, col: v.str.casefold().eq(str(col).strip().casefold()).fillna(False).to_numpy(),
+    )
+    blanks = all_cells(maybe_blank, lambda v, col: v.fillna("").eq("").to_numpy())
+    return headers, blanks
 
 
 def required_columns(profile: Profile, require_target: bool) -> list[str]:
