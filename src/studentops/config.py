@@ -190,6 +190,7 @@ class Settings(BaseSettings):
         ge=1,
         description="Prediction-log, outcome and monitoring rows older than this many days are "
         "deleted by 'studentops privacy purge'.",
+    )
     # -- deploy (docs/deploy.md) ----------------------------------------------------------------
     tracking_server_backend_uri: str | None = Field(
         None,

@@ -24,11 +24,18 @@ DataOpt = Annotated[
     typer.Option("--data", "-d", help="CSV or Parquet file (default: the profile's seed file)."),
 ]
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV delimiter (sniffed when omitted).")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="CSV text encoding: utf-8, utf-16, cp1252... (default: the profile's, else detected).",
+    ),
+]
 
 
 def profile_list() -> None:
     """List the built-in profiles (and those in settings.profiles_dir)."""
-    from studentops.datasets.profile import builtin_profile_names, load_profile
+    from studentops.datasets.profile import builtin_profile_names, resolve_profile
 
     settings = load_settings()
     # Fits 80 columns: simple rules instead of boxes, names never cut, long cells wrapped.
@@ -42,7 +49,7 @@ def profile_list() -> None:
     if settings.profiles_dir and settings.profiles_dir.is_dir():
         names += sorted(p.stem for p in settings.profiles_dir.glob("*.yaml"))
     for name in names:
-        p = load_profile(name, settings.profiles_dir)
+        p = resolve_profile(name, settings)
         source = p.source.file if p.source else "-"
         table.add_row(p.name, p.task, p.target.column, str(len(p.feature_columns)), source)
     console.print(table)
@@ -50,9 +57,9 @@ def profile_list() -> None:
 
 def profile_show(name: Annotated[str, typer.Argument(help="Profile name or YAML path.")]) -> None:
     """Print a profile as YAML."""
-    from studentops.datasets.profile import load_profile
+    from studentops.datasets.profile import resolve_profile
 
-    typer.echo(load_profile(name, load_settings().profiles_dir).to_yaml(), nl=False)
+    typer.echo(resolve_profile(name).to_yaml(), nl=False)
 
 
 def profile_infer(
@@ -60,16 +67,24 @@ def profile_infer(
     name: Annotated[str, typer.Option(help="Name of the new profile.")] = "my-dataset",
     target: Annotated[str | None, typer.Option(help="Target column (guessed if omitted).")] = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Write the draft here (default: stdout).")
     ] = None,
 ) -> None:
-    """Draft a profile for a new dataset; edit it, then use it with --profile FILE."""
-    from studentops.datasets.infer import infer_profile_from_file
+    """Draft a profile for a new dataset; edit it, then use it with --profile FILE.
 
-    profile = infer_profile_from_file(str(file), name=name, sep=sep, target=target)
-    text = "# Draft profile inferred by `studentops profile infer`: check every guess.\n"
-    text += profile.to_yaml()
+    Every guess to check and every open question is printed (on stderr, and as comments at
+    the top of the draft).
+    """
+    from studentops.datasets.infer import draft_from_file
+
+    draft = draft_from_file(str(file), name=name, sep=sep, target=target, encoding=encoding)
+    text = draft.to_yaml()
+    for note in draft.notes:
+        typer.echo(f"guess: {note}", err=True)
+    for question in draft.questions:
+        typer.echo(f"QUESTION: {question}", err=True)
     if out:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
@@ -81,6 +96,7 @@ def validate_cmd(
     profile: ProfileOpt,
     data: DataOpt = None,
     sep: SepOpt = None,
+    encoding: EncodingOpt = None,
     rejects: Annotated[Path | None, typer.Option(help="Rejects CSV (default under home).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the accepted rows here.")] = None,
     no_target: Annotated[
@@ -93,7 +109,7 @@ def validate_cmd(
 
     settings = load_settings()
     prof, result = validate_file(
-        profile, data, sep=sep, require_target=not no_target, settings=settings
+        profile, data, sep=sep, require_target=not no_target, settings=settings, encoding=encoding
     )
     rejects_path = write_rejects(result, prof.name, settings, rejects)
     if out:
@@ -116,6 +132,8 @@ def print_summary(summary: dict) -> None:
         console.print(f"  {count:>7,}  {reason}")
     for warning in summary["warnings"]:
         console.print(f"  [yellow]warning[/] {warning}")
+    if summary.get("skipped"):
+        console.print(f"  skipped {summary['skipped']:,} row(s) that are no student (see warnings)")
     if summary.get("rejects_file"):
         console.print(f"rejects: {summary['rejects_file']}")
 
@@ -133,10 +151,10 @@ def generate_cmd(
     ] = None,
 ) -> None:
     """Write a synthetic cohort in a profile's schema (optionally drifted)."""
-    from studentops.datasets.profile import load_profile
+    from studentops.datasets.profile import resolve_profile
     from studentops.datasets.synthetic import generate_cohort, parse_drift, write_cohort
 
-    prof = load_profile(profile, load_settings().profiles_dir)
+    prof = resolve_profile(profile)
     drifts = [parse_drift(spec) for spec in drift or []]
     start = time.perf_counter()
     frame = generate_cohort(prof, rows=rows, seed=seed, drifts=drifts)

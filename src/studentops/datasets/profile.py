@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from studentops.datasets.contract import Formats
 from studentops.errors import ProfileError
 
 ColumnType = Literal["integer", "number", "category", "boolean", "text", "datetime"]
@@ -223,6 +224,11 @@ class Profile(BaseModel):
                 self.__dict__[name] = info.get_default(call_default_factory=True)
 
     # -- end of output keys ---------------------------------------------------------------
+    # -- input formats (issue 10, docs/data.md) ------------------------------------------
+    formats: Formats = Field(
+        default_factory=Formats,
+        description="How cells are written: decimal mark, thousands, NA tokens, dates, encoding.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -464,3 +470,43 @@ def load_profile(name_or_path: str | Path, profiles_dir: Path | None = None) -> 
         known = ", ".join(builtin_profile_names())
         raise ProfileError(f"unknown profile '{text}' (built-in: {known}; or give a YAML path)")
     return parse_profile(yaml.safe_load(builtin), origin=f"built-in profile {text}")
+
+
+def resolve_profile(ref: str | Path | Profile, settings: Any = None) -> Profile:
+    """THE way every command, the API and the workers turn ``--profile`` into a Profile.
+
+    ``ref`` is a Profile, a YAML path, a name in ``settings.profiles_dir`` or a built-in name
+    (in that order, see :func:`load_profile`). The registered model of the result is found by
+    its ``name``, so a path and a name reach the same model.
+
+    Raises:
+        ProfileError: nothing by that name or path, or the YAML is not a valid profile.
+    """
+    if isinstance(ref, Profile):
+        return ref
+    if settings is None:
+        from studentops.config import load_settings
+
+        settings = load_settings()
+    return load_profile(ref, settings.profiles_dir)
+
+
+def profile_name(ref: str | Path | Profile, settings: Any = None) -> str:
+    """The profile's name (what its registered model is called after), from any reference.
+
+    A plain name that no profile file answers to is taken as the name itself: a registered
+    model carries its profile, so promoting or scoring it needs no YAML at hand.
+
+    Raises:
+        ProfileError: a YAML path that is missing or not a valid profile.
+    """
+    if isinstance(ref, Profile):
+        return ref.name
+    text = str(ref)
+    looks_like_path = text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file()
+    try:
+        return resolve_profile(ref, settings).name
+    except ProfileError:
+        if looks_like_path:
+            raise
+        return text

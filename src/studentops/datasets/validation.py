@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from studentops.config import Settings, load_settings
-from studentops.datasets.profile import BOOLEAN_TEXT, Column, Profile, category_key
+from studentops.datasets.contract import (
+    Rule,
+    file_formats,
+    judge_column,
+    missing_mask,
+    profile_rules,
+)
+from studentops.datasets.profile import Profile
 from studentops.errors import DataError, ProfileError
 
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
@@ -36,6 +43,7 @@ class ValidationResult:
     rejects: pd.DataFrame
     total: int
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
 
     @property
     def accepted(self) -> int:
@@ -56,30 +64,15 @@ class ValidationResult:
             "rows": self.total,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "skipped": self.skipped,
             "reasons": dict(self.reasons.most_common()),
             "warnings": list(self.warnings),
         }
 
 
-def _missing_mask(values: pd.Series) -> pd.Series:
-    mask = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        mask |= values.astype("string").str.strip().fillna("").eq("")
-    return mask.astype(bool)
-
-
-def _as_numeric(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    try:  # the common case, every cell a clean number: one C pass, no string copies
-        return values.astype(float)
-    except (ValueError, TypeError):
-        return pd.to_numeric(values.astype("string").str.strip(), errors="coerce").astype(float)
-
-
-def _reject_frame(rows: np.ndarray, column: str, values: pd.Series, reason: str) -> pd.DataFrame:
+def _reject_frame(
+    rows: np.ndarray, column: str, values: pd.Series, reason: str | np.ndarray
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "row": rows + 1,
@@ -91,62 +84,68 @@ def _reject_frame(rows: np.ndarray, column: str, values: pd.Series, reason: str)
 
 
 class _Checker:
-    """Collects rejected cells while converting columns to their profile types."""
+    """Collects rejected cells while the contract converts columns to their profile types.
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    ``positions`` are the rows' places in the file as read (skipped header rows keep theirs),
+    so a reject's row number is the one a person finds in the file.
+    """
+
+    def __init__(self, frame: pd.DataFrame, positions: np.ndarray) -> None:
         self.frame = frame
-        self.positions = np.arange(len(frame))
+        self.positions = positions
         self.parts: list[pd.DataFrame] = []
 
-    def reject(self, mask: pd.Series | np.ndarray, column: str, reason: str) -> None:
+    def reject(self, mask: pd.Series | np.ndarray, column: str, reason: str | np.ndarray) -> None:
         m = np.asarray(mask, dtype=bool)
         if m.any():
             raw = self.frame[column] if column in self.frame else pd.Series([""] * len(m))
+            why = reason[m] if isinstance(reason, np.ndarray) else reason
             self.parts.append(
-                _reject_frame(self.positions[m], column, raw[m].reset_index(drop=True), reason)
+                _reject_frame(self.positions[m], column, raw[m].reset_index(drop=True), why)
             )
 
-    def numeric(self, name: str, col: Column, missing: pd.Series) -> pd.Series:
-        values = _as_numeric(self.frame[name])
-        bad_type = values.isna() & ~missing
-        self.reject(bad_type, name, f"wrong type (expected {col.type})")
-        if col.type == "integer":
-            not_int = values.notna() & (values % 1 != 0)
-            self.reject(not_int, name, "wrong type (expected integer)")
-            values = values.where(~not_int)
-        if col.min is not None:
-            self.reject(values < col.min, name, f"out of range (min {col.min:g})")
-        if col.max is not None:
-            self.reject(values > col.max, name, f"out of range (max {col.max:g})")
-        return values
+    def judge(self, name: str, rule: Rule, warnings: list[str]) -> pd.Series:
+        verdict = judge_column(self.frame[name], rule)
+        reasons = verdict.reasons.to_numpy(dtype=object)
+        self.reject(pd.notna(reasons), name, reasons)
+        if verdict.folded:
+            raw, value = verdict.fold_example or ("", "")
+            warnings.append(
+                f"{name}: {verdict.folded} value(s) matched a category only after folding case "
+                f"and spaces (e.g. {raw!r} -> {value!r})"
+            )
+        return verdict.values
 
-    def category(self, name: str, col: Column, missing: pd.Series) -> pd.Series:
-        raw = self.frame[name]
-        cats = list(col.categories or [])
-        numeric_cats = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cats)
-        if numeric_cats:
-            values = _as_numeric(raw)
-            known = values.isin([float(c) for c in cats])
-            lookup = {float(c): c for c in cats}
-            converted = values.map(lookup)
-        else:
-            keys = raw.astype("string").str.strip()
-            lookup_s = {category_key(c): c for c in cats}
-            known = keys.isin(list(lookup_s)).fillna(False).astype(bool)
-            converted = keys.map(lookup_s)
-        self.reject(~known & ~missing, name, "unknown category")
-        return converted.astype(object).where(known, None)
 
-    def boolean(self, name: str, missing: pd.Series) -> pd.Series:
-        keys = self.frame[name].astype("string").str.strip().str.lower()
-        values = keys.map(BOOLEAN_TEXT).astype(float)
-        self.reject(values.isna() & ~missing, name, "wrong type (expected boolean)")
-        return values
+def skipped_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of rows that repeat the header and of rows with no value at all.
 
-    def datetime(self, name: str, missing: pd.Series) -> pd.Series:
-        values = pd.to_datetime(self.frame[name], errors="coerce")
-        self.reject(values.isna() & ~missing, name, "wrong type (expected date/time)")
-        return values
+    Two exports appended into one file carry the header again mid-file; such a row is no
+    student, and its cells must never become a category or a class.
+    """
+    if frame.empty or not len(frame.columns):
+        return np.array([], int), np.array([], int)
+    # Only rows whose first cell is the first header (or blank) can be either: check those.
+    first = frame[frame.columns[0]].astype("string").str.strip()
+    name = str(frame.columns[0]).strip().casefold()
+    maybe_header = np.flatnonzero(first.str.casefold().eq(name).fillna(False).to_numpy())
+    maybe_blank = np.flatnonzero(first.fillna("").eq("").to_numpy())
+
+    def all_cells(rows: np.ndarray, test: Any) -> np.ndarray:
+        if not len(rows):
+            return rows
+        part = frame.iloc[rows].astype("string")
+        ok = np.ones(len(rows), dtype=bool)
+        for col in part.columns:
+            ok &= test(part[col].str.strip(), col)
+        return rows[ok]
+
+    headers = all_cells(
+        maybe_header,
+        lambda v, col: v.str.casefold().eq(str(col).strip().casefold()).fillna(False).to_numpy(),
+    )
+    blanks = all_cells(maybe_blank, lambda v, col: v.fillna("").eq("").to_numpy())
+    return headers, blanks
 
 
 def required_columns(profile: Profile, require_target: bool) -> list[str]:
@@ -182,11 +181,12 @@ def check_shape(frame: pd.DataFrame, profile: Profile, require_target: bool) -> 
         warnings.append(
             f"{len(extra)} column(s) not in the profile, ignored: {', '.join(extra[:5])}"
         )
-    optional_absent = [c for c in profile.columns if c not in frame.columns and c not in needed]
+    # Data to score rightly lacks the target, its source and the leaks: no warning for those.
+    outcome = {profile.target.column, profile.target_source, *profile.leaks}
     optional_absent = [
         c
-        for c in optional_absent
-        if require_target is False or c not in (profile.target.column, profile.target_source)
+        for c in profile.columns
+        if c not in frame.columns and c not in needed and c not in outcome
     ]
     if optional_absent:
         warnings.append(
@@ -198,7 +198,7 @@ def check_shape(frame: pd.DataFrame, profile: Profile, require_target: bool) -> 
 def validate(
     frame: pd.DataFrame, profile: Profile, require_target: bool = True
 ) -> ValidationResult:
-    """Check every row of ``frame`` against ``profile``.
+    """Check every row of ``frame`` against ``profile`` through the data contract.
 
     Args:
         frame: the table as read (values may still be text).
@@ -207,51 +207,58 @@ def validate(
 
     Returns:
         A ValidationResult whose ``valid`` frame has profile types (numbers as float, categories
-        as the profile's category values) and keeps the input's row positions as its index.
+        as the profile's category values, ids as text) and keeps the input's row positions as
+        its index. Rows that repeat the header or hold nothing are skipped and reported
+        (``skipped``), never judged as students.
     """
-    warnings = check_shape(frame, profile, require_target)
+    warnings = list(frame.attrs.get("read_notes", []))
+    warnings += check_shape(frame, profile, require_target)
     frame = frame.reset_index(drop=True)
-    checker = _Checker(frame)
+    headers, blanks = skipped_rows(frame)
+    skip = np.zeros(len(frame), dtype=bool)
+    skip[headers] = True
+    skip[blanks] = True
+    if len(headers):
+        shown = ", ".join(str(p + 2) for p in headers[:5])  # +2: header line, 1-based
+        warnings.append(f"{len(headers)} repeated header row(s) skipped (file line {shown})")
+    if len(blanks):
+        warnings.append(f"{len(blanks)} empty row(s) skipped")
+    positions = np.flatnonzero(~skip)
+    kept = frame.iloc[positions]
+    checker = _Checker(kept, positions)
+    # The id column is an id whatever type it is declared with: text, exactly as written.
     # Target, its source and leaks are judged by the target check (training) or not at all.
     target_cols = {profile.target.column, *profile.leaks}
     if profile.target_source:
         target_cols.add(profile.target_source)
+    formats, note = file_formats(frame, profile)
+    if note:
+        warnings.append(note)
+    rules = profile_rules(profile, formats=formats)
     out: dict[str, pd.Series] = {}
-    for name, col in profile.columns.items():
-        if name not in frame.columns:
-            out[name] = pd.Series([None] * len(frame), dtype=object)
+    for name, rule in rules.items():
+        if name not in kept.columns:
+            out[name] = pd.Series([None] * len(kept), dtype=object, index=kept.index)
             continue
-        missing = _missing_mask(frame[name])
-        if not col.nullable and name not in target_cols:
-            checker.reject(missing, name, "missing required value")
-        if col.type in ("integer", "number"):
-            out[name] = checker.numeric(name, col, missing)
-        elif col.type == "category":
-            out[name] = checker.category(name, col, missing)
-        elif col.type == "boolean":
-            out[name] = checker.boolean(name, missing)
-        elif col.type == "datetime":
-            out[name] = checker.datetime(name, missing)
-        else:
-            out[name] = frame[name].astype("string").where(~missing, None)
-    typed = pd.DataFrame(out, index=frame.index)
+        if name in target_cols:
+            rule = replace(rule, required=False)
+        out[name] = checker.judge(name, rule, warnings)
+    typed = pd.DataFrame(out, index=kept.index)
 
     if require_target:
-        _check_target(typed, frame, profile, checker)
-    if profile.id and profile.id in frame.columns:
-        ids = frame[profile.id].astype("string").str.strip()
-        dup = ids.duplicated(keep="first") & ids.notna() & ids.ne("")
+        _check_target(typed, kept, profile, checker)
+    if profile.id and profile.id in kept.columns:
+        ids = typed[profile.id].astype("string")
+        dup = ids.duplicated(keep="first") & ids.notna()
         if dup.any():
-            first_pos = (
-                pd.Series(np.arange(len(ids)), index=ids.index).groupby(ids).transform("min")
-            )
-            for pos in np.flatnonzero(dup.to_numpy()):
+            first_pos = pd.Series(positions, index=ids.index).groupby(ids).transform("min")
+            for i in np.flatnonzero(dup.to_numpy()):
                 checker.parts.append(
                     _reject_frame(
-                        np.array([pos]),
+                        positions[[i]],
                         profile.id,
-                        ids.iloc[[pos]].reset_index(drop=True),
-                        f"duplicate id (first at row {int(first_pos.iloc[pos]) + 1})",
+                        kept[profile.id].iloc[[i]].reset_index(drop=True),
+                        f"duplicate id (first at row {int(first_pos.iloc[i]) + 1})",
                     )
                 )
 
@@ -263,8 +270,14 @@ def validate(
     bad_positions = rejects["row"].to_numpy(dtype=int) - 1 if len(rejects) else np.array([], int)
     keep = np.ones(len(frame), dtype=bool)
     keep[bad_positions] = False
-    valid = typed[keep]
-    result = ValidationResult(valid=valid, rejects=rejects, total=len(frame), warnings=warnings)
+    valid = typed[keep[positions]]
+    result = ValidationResult(
+        valid=valid,
+        rejects=rejects,
+        total=len(kept),
+        warnings=warnings,
+        skipped=int(skip.sum()),
+    )
     assert result.accepted + result.rejected == result.total, "validation lost rows"
     return result
 
@@ -284,7 +297,7 @@ def _check_target(
         target = profile.target_values(frame)
     except ProfileError as exc:
         raise DataError(str(exc)) from exc
-    raw_missing = _missing_mask(raw[column])
+    raw_missing = missing_mask(raw[column], profile.formats)
     target_missing = pd.Series(target, index=typed.index).isna()
     # A cell already rejected for its own type or category is not reported twice.
     if column in typed.columns:
@@ -314,20 +327,23 @@ def validate_file(
     sep: str | None = None,
     require_target: bool = True,
     settings: Settings | None = None,
+    encoding: str | None = None,
 ) -> tuple[Profile, ValidationResult]:
-    """Load a profile (by name or object) and a file, and validate every row.
+    """Load a profile (by name, path or object) and a file, and validate every row.
 
-    The profile's own delimiter is used for its default file when none is given.
+    The profile's own delimiter is used for its default file when none is given; the encoding
+    is ``encoding``, else the profile's ``formats.encoding``, else detected.
     """
     from studentops.datasets.loading import read_table
-    from studentops.datasets.profile import load_profile
+    from studentops.datasets.profile import resolve_profile
 
     settings = settings or load_settings()
-    prof = profile if isinstance(profile, Profile) else load_profile(profile, settings.profiles_dir)
+    prof = resolve_profile(profile, settings)
     path = Path(path) if path is not None else default_data_path(prof, settings)
     if sep is None and prof.source and prof.source.sep and Path(path).name == prof.source.file:
         sep = prof.source.sep
-    return prof, validate(read_table(path, sep), prof, require_target=require_target)
+    frame = read_table(path, sep, encoding or prof.formats.encoding)
+    return prof, validate(frame, prof, require_target=require_target)
 
 
 def write_rejects(
@@ -336,8 +352,12 @@ def write_rejects(
     settings: Settings | None = None,
     path: Path | None = None,
 ) -> Path | None:
-    """Write rejected cells to CSV (default under home/rejects); None when nothing was rejected."""
-    if not len(result.rejects) and path is None:
+    """Write rejected cells to CSV (default under home/rejects).
+
+    Returns:
+        The path written, or None when nothing was rejected (no empty file is left behind).
+    """
+    if not len(result.rejects):
         return None
     if path is None:
         settings = settings or load_settings()

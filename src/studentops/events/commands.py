@@ -70,8 +70,12 @@ def features_cmd(
             raise DataError("--events needs --mapping")
         assert events is not None
         log, students = load_events(events, mapping), None
+    from studentops.events.current import profile_columns
+
     cleaned = clean_events(log)
     frame = build_weekly_features(cleaned.log, students, weeks_arg(weeks))
+    if oulad is not None:  # the same columns the oulad-pass model is trained on
+        frame = profile_columns(frame)
     _write(frame, out)
     typer.echo(str(cleaned.report))
     if report is not None:
@@ -159,11 +163,50 @@ def evaluate_cmd(
     typer.echo(f"model: {result.model}; table {table_path}; plot {plot}")
 
 
+def score_cmd(
+    week: Annotated[int, typer.Option("--week", min=1, help="Cut-off week: score as of its end.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Ranked list (.csv or .parquet).")],
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="Event-log profile whose champion scores.")
+    ] = "oulad-pass",
+    oulad: Annotated[
+        Path | None, typer.Option("--oulad", help="OULAD-shaped folder (default: data_dir/oulad).")
+    ] = None,
+    presentation: Annotated[
+        str | None,
+        typer.Option(help="The running presentation (default: the latest in the folder)."),
+    ] = None,
+    explain: Annotated[
+        int, typer.Option("--explain", min=0, help="Add reasons for this many top students.")
+    ] = 50,
+) -> None:
+    """Who is at risk now: score week W of the current presentation with the champion.
+
+    Train the champion on finished presentations at the same week first:
+    ``studentops train --profile oulad-pass --as-of-week W`` then ``studentops promote``.
+    """
+    from studentops.events.current import score_week
+    from studentops.registry.tracking import quiet_library_logs
+
+    quiet_library_logs()
+    result = score_week(
+        week, out, profile=profile, oulad_dir=oulad, presentation=presentation, explain_top=explain
+    )
+    typer.echo(
+        f"week {result.week} of {result.presentation}: scored {result.accepted:,} of "
+        f"{result.rows:,} enrolments with {result.model_name} v{result.model_version}, "
+        f"reasons for the top {result.explained} -> {result.out_path}"
+    )
+    if result.rejected:
+        typer.echo(f"rejected {result.rejected:,} rows (see the validation reasons)", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``events ...`` and, if free, a top-level ``evaluate``."""
     events_app.command("features")(features_cmd)
     events_app.command("generate")(generate_cmd)
     events_app.command("evaluate")(evaluate_cmd)
+    events_app.command("score")(score_cmd)
     app.add_typer(events_app, name="events")
     taken = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     if "evaluate" not in taken:

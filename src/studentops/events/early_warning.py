@@ -65,10 +65,9 @@ def oulad_weekly_features(oulad_dir: str | Path | None, weeks: Iterable[int]) ->
 
 def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
     """The columns of ``profile`` from a weekly feature table, as pandas."""
-    frame = features.with_columns(
-        pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
-        pl.col("presentation").cast(pl.String).str.slice(-1).alias("presentation_start"),
-    )
+    from studentops.events.current import profile_columns
+
+    frame = profile_columns(features)
     absent = [c for c in profile.columns if c not in frame.columns]
     if absent:
         raise DataError(f"feature table lacks profile column(s) {', '.join(absent)}")

@@ -14,49 +14,58 @@ zeros when missing or unknown: linear models and k-NN need no imputation for it)
 
 from __future__ import annotations
 
-import math
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from studentops.datasets.profile import BOOLEAN_TEXT, Profile, category_key, is_missing
+from studentops.datasets.contract import Formats, Rule, column_rule
+from studentops.datasets.profile import Profile, category_key, is_missing
 
 _NAN = float("nan")
 
 
-def to_float(value: Any) -> float:
-    """A numeric cell as float; anything missing or unparsable is NaN (validation rejects it)."""
-    if value is None or value is pd.NA:
+def to_float(value: Any, rule: Rule | None = None) -> float:
+    """A numeric or boolean cell as float by the data contract; missing or refused is NaN.
+
+    ``rule`` is the column's contract (default: a number in the default formats). Validation
+    has already refused what the contract refuses, so NaN here only meets rows that skipped it.
+    """
+    if type(value) is float:  # the common, already validated case
+        return value
+    verdict = (rule or _DEFAULT_NUMBER)(value)
+    if verdict.reject is not None or verdict.value is None:
         return _NAN
-    if isinstance(value, bool | np.bool_):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return _NAN
-        try:
-            return float(text)
-        except ValueError:
-            return BOOLEAN_TEXT.get(text.lower(), _NAN)
-    return _NAN
+    if isinstance(verdict.value, dt.datetime):  # a date feature: days since 1970-01-01
+        return (verdict.value - _EPOCH).total_seconds() / 86_400.0
+    return float(verdict.value)
 
 
-def to_code(value: Any, lookup: Mapping[str, int]) -> float:
+def to_code(value: Any, lookup: Mapping[str, int], rule: Rule | None = None) -> float:
     """A category cell as its index in the profile's categories; missing or unknown is NaN."""
     if is_missing(value):
         return _NAN
     code = lookup.get(category_key(value))
-    if code is None and isinstance(value, str):
-        # "2.0" is category 2, as validation reads numeric categories as numbers
-        number = to_float(value)
-        if not math.isnan(number):
-            code = lookup.get(category_key(number))
+    if code is None and rule is not None:
+        verdict = rule(value)  # folded case and spaces, "2.0" for category 2
+        if verdict.reject is None and verdict.value is not None:
+            code = lookup.get(category_key(verdict.value))
     return _NAN if code is None else float(code)
+
+
+def encoding_rule(profile: Profile, column: str) -> Rule:
+    """The contract of a feature column without its range or required check (validation's
+    job): the encoder only converts."""
+    rule = column_rule(column, profile.columns[column], profile.formats, required=False)
+    return replace(rule, minimum=None, maximum=None)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_DEFAULT_NUMBER = Rule("value", "number", required=False, formats=Formats())
 
 
 def codes_to_onehot(codes: np.ndarray, n_categories: Sequence[int]) -> np.ndarray:
@@ -169,9 +178,13 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
         self._plan = self._build_plan()
         return self
 
-    def _build_plan(self) -> list[tuple[str, Mapping[str, int] | None]]:
-        plan: list[tuple[str, Mapping[str, int] | None]] = [(c, None) for c in self.numeric_]
-        plan.extend((c, self.lookup_[c]) for c in self.categorical_)
+    def _build_plan(self) -> list[tuple[str, Mapping[str, int] | None, Rule]]:
+        assert self.profile is not None
+        p = self.profile
+        plan: list[tuple[str, Mapping[str, int] | None, Rule]] = [
+            (c, None, encoding_rule(p, c)) for c in self.numeric_
+        ]
+        plan.extend((c, self.lookup_[c], encoding_rule(p, c)) for c in self.categorical_)
         return plan
 
     @property
@@ -190,22 +203,24 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
             raise ValueError("ProfileEncoder is not fitted")
         n = len(X)
         ordinal = np.full((n, len(self._plan)), np.nan, dtype=float)
-        for j, (col, lookup) in enumerate(self._plan):
+        for j, (col, lookup, rule) in enumerate(self._plan):
             if col not in X.columns:
                 continue
-            ordinal[:, j] = self._encode_column(X[col], lookup)
+            ordinal[:, j] = self._encode_column(X[col], lookup, rule)
         return self._finish(ordinal)
 
     @staticmethod
-    def _encode_column(values: pd.Series, lookup: Mapping[str, int] | None) -> np.ndarray:
+    def _encode_column(
+        values: pd.Series, lookup: Mapping[str, int] | None, rule: Rule
+    ) -> np.ndarray:
         if lookup is None and pd.api.types.is_float_dtype(values.dtype):
             return values.to_numpy(dtype=float, na_value=np.nan)
         # Convert each distinct value once with the same scalar rule as the records path.
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if lookup is None:
-            mapped = np.array([to_float(v) for v in uniques], dtype=float)
+            mapped = np.array([to_float(v, rule) for v in uniques], dtype=float)
         else:
-            mapped = np.array([to_code(v, lookup) for v in uniques], dtype=float)
+            mapped = np.array([to_code(v, lookup, rule) for v in uniques], dtype=float)
         out = np.full(len(values), np.nan, dtype=float)
         ok = codes >= 0
         if len(mapped):
@@ -220,8 +235,8 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
             get = rec.get
             rows.append(
                 [
-                    to_float(get(col)) if lookup is None else to_code(get(col), lookup)
-                    for col, lookup in plan
+                    to_float(get(col), rule) if lookup is None else to_code(get(col), lookup, rule)
+                    for col, lookup, rule in plan
                 ]
             )
         ordinal = np.array(rows, dtype=float).reshape(len(rows), len(plan))

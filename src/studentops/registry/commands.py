@@ -27,12 +27,10 @@ ProfileOpt = Annotated[
 
 
 def _profile_name(profile: str) -> str:
-    """Accept a profile YAML path as well as a name, as the training commands do."""
-    if profile.endswith((".yaml", ".yml")):
-        from studentops.datasets.profile import load_profile
+    """A built-in name, a name in profiles_dir or a YAML path, resolved as every command does."""
+    from studentops.datasets.profile import profile_name
 
-        return load_profile(profile).name
-    return profile
+    return profile_name(profile, load_settings())
 
 
 def promote_cmd(

@@ -52,31 +52,53 @@ def proba_column(cls: Any) -> str:
 def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """What the pyfunc returns: ``prediction``, one ``proba_<class>`` per class, ``risk_score``.
 
-    Feature columns absent from ``frame`` are added as missing (the signature marks nullable
-    columns optional, and MLflow drops what the input lacks), and numeric columns are made
-    float, as validation would, so 3, 3.0 and "3" score alike.
+    Every cell is judged by the data contract (:mod:`studentops.datasets.contract`), as
+    ``validate``, ``score`` and the API judge it, so 3, 3.0 and "3" score alike and ``true`` is
+    no number here either. Rows with a refused cell are not scored: their outputs are missing
+    and two more columns say why (``status`` ``rejected`` and ``errors``, as in the API's CSV
+    answer); these columns appear only when some row was refused. Feature columns absent from
+    ``frame`` count as missing (the signature marks nullable columns optional).
     """
+    from studentops.datasets.contract import judge_column, profile_rules
+
     profile: Profile = model.profile
-    missing = [c for c in profile.feature_columns if c not in frame.columns]
-    numeric = [
-        c for c in profile.numeric_features if c in frame.columns and frame[c].dtype.kind != "f"
-    ]
-    if missing or numeric:
-        frame = frame.assign(
-            **{c: np.nan for c in missing},
-            **{c: pd.to_numeric(frame[c], errors="coerce").astype(float) for c in numeric},
-        )
+    frame = frame.reset_index(drop=True)
+    typed: dict[str, pd.Series] = {}
+    errors: list[list[str]] = [[] for _ in range(len(frame))]
+    for name, rule in profile_rules(profile, profile.feature_columns).items():
+        raw = frame[name] if name in frame.columns else pd.Series(None, index=frame.index)
+        verdict = judge_column(raw.astype(object), rule)
+        typed[name] = verdict.values
+        reasons = verdict.reasons.to_numpy(dtype=object)
+        for i in np.flatnonzero(pd.notna(reasons)):
+            errors[i].append(f"{name}: {reasons[i]}")
+    rejected = np.array([bool(e) for e in errors], dtype=bool)
+    clean = pd.DataFrame(typed, index=frame.index)[~rejected]
     out = pd.DataFrame(index=frame.index)
     if profile.task == "regression":
-        out["prediction"] = np.asarray(model.predict_value(frame), dtype=float)
+        out["prediction"] = np.nan
+        if len(clean):
+            out.loc[clean.index, "prediction"] = np.asarray(model.predict_value(clean), float)
     else:
-        out["prediction"] = list(model.predict(frame))
-        proba = np.asarray(model.predict_proba(frame), dtype=float)
-        for i, cls in enumerate(model.classes_):
-            out[proba_column(cls)] = proba[:, i]
-    risk = model.risk_score(frame)
-    if risk is not None:
-        out["risk_score"] = np.asarray(risk, dtype=float)
+        out["prediction"] = pd.Series(None, index=frame.index, dtype=object)
+        proba = np.full((len(frame), len(model.classes_)), np.nan)
+        if len(clean):
+            out.loc[clean.index, "prediction"] = pd.Series(
+                list(model.predict(clean)), index=clean.index, dtype=object
+            )
+            proba[~rejected] = np.asarray(model.predict_proba(clean), dtype=float)
+        for j, cls in enumerate(model.classes_):
+            out[proba_column(cls)] = proba[:, j]
+    risk = np.full(len(frame), np.nan)
+    if len(clean):
+        scored = model.risk_score(clean)
+        if scored is not None:
+            risk[~rejected] = np.asarray(scored, dtype=float)
+    if profile.task != "regression" or profile.target.at_risk_below is not None:
+        out["risk_score"] = risk
+    if rejected.any():
+        out["status"] = np.where(rejected, "rejected", "ok")
+        out["errors"] = ["; ".join(e) for e in errors]
     return out
 
 

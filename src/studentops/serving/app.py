@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from studentops import __version__
 from studentops.config import Settings, load_settings
-from studentops.datasets.profile import load_profile
+from studentops.datasets.profile import resolve_profile
 from studentops.errors import ConfigError, DataError, ModelError, ProfileError, StudentOpsError
 from studentops.monitoring.logwriter import ProcessPredictionLog
 from studentops.serving.bands import bands_from_settings
@@ -170,7 +170,7 @@ def create_app(
         raise ConfigError(
             "no profile to serve: set serve_profile (STUDENTOPS_SERVE_PROFILE or --profile)"
         )
-    profile = load_profile(settings.serve_profile, settings.profiles_dir)
+    profile = resolve_profile(settings.serve_profile, settings)
     metrics = Metrics()
     from studentops.monitoring.prometheus import MonitoringCollector
 

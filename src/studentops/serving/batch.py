@@ -58,7 +58,9 @@ def load_predictor(
     from studentops.serving.source import RegistrySource
 
     settings = settings or load_settings()
-    source = RegistrySource(profile, settings)
+    from studentops.datasets.profile import profile_name
+
+    source = RegistrySource(profile_name(profile, settings), settings)
     version = source.current_version()
     if version is None:
         from studentops.errors import ModelError
@@ -259,6 +261,7 @@ def score_file(
     sep: str | None = None,
     rejects: str | Path | None = None,
     settings: Settings | None = None,
+    encoding: str | None = None,
     predictor: Predictor | None = None,
     log_predictions: bool = True,
 ) -> ScoreSummary:
@@ -272,6 +275,7 @@ def score_file(
         explain: add each student's top reasons (SHAP; much slower than scoring).
         rejects: where rejected rows go with reasons (default: beside ``out``, named
             ``<out name without extension>.rejects.csv``; see :func:`default_rejects_path`).
+        encoding: the CSV's text encoding (default: the profile's, else detected).
         predictor: score with this instead of loading the champion (tests, demo).
         log_predictions: append every prediction to the prediction log.
 
@@ -290,7 +294,7 @@ def score_file(
     t = started
     predictor = predictor or load_predictor(profile, settings)
     t = lap("load_model", t)
-    frame = read_table(data, sep=sep)
+    frame = read_table(data, sep=sep, encoding=encoding or predictor.profile.formats.encoding)
     t = lap("read", t)
     scored, result, scores = score_frame(predictor, frame, explain=explain, top_k=top_k)
     t = lap("validate_and_score", t)

@@ -86,6 +86,10 @@ def score(
     explain: Annotated[bool, typer.Option(help="Add each student's top reasons.")] = False,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Reasons per student.")] = 3,
     sep: Annotated[str | None, typer.Option(help="CSV delimiter (sniffed if omitted).")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="CSV text encoding (default: the profile's, else detected)."),
+    ] = None,
     rejects: Annotated[
         Path | None,
         typer.Option(
@@ -105,6 +109,7 @@ def score(
         explain=explain,
         top_k=top_k,
         sep=sep,
+        encoding=encoding,
         rejects=rejects,
         log_predictions=log,
     )

@@ -125,6 +125,9 @@ def fuse_trees(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
     return tree.probas
 
 
+MAX_EDGE_VALUE = 1e15  # far beyond any student's value, far below float32's 3.4e38
+
+
 def edge_rows(sample: np.ndarray, forests: list[trees.Forest], rows: int = 48) -> np.ndarray:
     """Sample rows with features set exactly at (or one step beside) the trees' split values.
 
@@ -138,7 +141,11 @@ def edge_rows(sample: np.ndarray, forests: list[trees.Forest], rows: int = 48) -
     cuts: dict[int, list[float]] = {}
     for forest in forests:
         for feature, threshold in zip(*forest.splits(), strict=True):
-            cuts.setdefault(int(feature), []).append(float(threshold))
+            # Libraries mark "everything goes one way" with sentinel thresholds (1e300, inf);
+            # a row set there is no student, and in float32 it becomes inf, which sends the
+            # linear members of an ensemble to inf and the whole fast path off.
+            if abs(float(threshold)) <= MAX_EDGE_VALUE:
+                cuts.setdefault(int(feature), []).append(float(threshold))
     out = []
     for r in range(rows):
         row = sample[r % len(sample)].copy()

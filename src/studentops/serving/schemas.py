@@ -10,7 +10,6 @@ Errors are translated into one entry per offending field with a kind a person un
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
@@ -27,7 +26,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from studentops.datasets.profile import Column, Profile, category_key
+from studentops.datasets.contract import Rule, column_rule
+from studentops.datasets.profile import Column, Profile
 
 ID_FIELD = "student_id"
 
@@ -38,6 +38,8 @@ _KIND_BY_TYPE = {
     "greater_than": "out of range",
     "less_than": "out of range",
     "unknown_category": "unknown category",
+    "wrong_type": "wrong type",
+    "out_of_range": "out of range",
 }
 
 
@@ -74,95 +76,49 @@ def _json_safe(value: Any) -> Any:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _not_a_category(value: Any) -> PydanticCustomError:
-    return PydanticCustomError(
-        "category_type", "expected a category value, got {got}", {"got": type(value).__name__}
-    )
+_ERROR_TYPE = {
+    "missing": "missing",
+    "wrong type": "wrong_type",
+    "out of range": "out_of_range",
+    "unknown category": "unknown_category",
+}
 
 
-def _category_type(column: Column) -> Any:
-    """A category field: accepts any spelling of a known category, returns the profile's value."""
-    cats = list(column.categories or [])
-    lookup: dict[Any, Any] = {}
-    for cat in cats:
-        lookup[category_key(cat)] = cat
-        if not isinstance(cat, bool):
-            lookup.setdefault(cat, cat)
-    numeric = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cats)
-    shown = ", ".join(str(c) for c in cats[:12]) + (", ..." if len(cats) > 12 else "")
-
-    def check(value: Any) -> Any:
-        if value is None:
-            if column.nullable:
-                return None
-            raise PydanticCustomError("missing", "missing required value")
-        if type(value) is not bool:
-            try:
-                hit = lookup.get(value)
-            except TypeError:  # a list or an object is not hashable: not a category at all
-                raise _not_a_category(value) from None
-            if hit is not None or value in lookup:
-                return hit
-        if isinstance(value, list | dict):
-            raise _not_a_category(value)
-        key = category_key(value)
-        if key in lookup:
-            return lookup[key]
-        if numeric and isinstance(value, str):  # "9130.0" is code 9130, as in validation
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
-            if number is not None and number in lookup:
-                return lookup[number]
-        raise PydanticCustomError(
-            "unknown_category",
-            "unknown category {value} (expected one of: {known})",
-            {"value": repr(value), "known": shown},
+def _json_schema(column: Column) -> dict[str, Any]:
+    """What the OpenAPI page shows for a field (the contract also takes numbers as text)."""
+    schema: dict[str, Any]
+    if column.type == "category":
+        schema = {"enum": list(column.categories or []) + ([None] if column.nullable else [])}
+    else:
+        kind = {"integer": "integer", "number": "number", "boolean": "boolean"}.get(
+            column.type, "string"
         )
-
-    enum = [c for c in cats] + ([None] if column.nullable else [])
-    schema: dict[str, Any] = {"enum": enum}
+        schema = {"type": kind}
+        if column.type == "datetime":
+            schema["format"] = "date-time"
+        if column.min is not None:
+            schema["minimum"] = column.min
+        if column.max is not None:
+            schema["maximum"] = column.max
+        if column.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
     if column.description:
         schema["description"] = column.description
+    return schema
+
+
+def _contract_field(rule: Rule, schema: dict[str, Any]) -> Any:
+    """A field judged by the data contract, exactly as validation judges a CSV cell."""
+
+    def check(value: Any) -> Any:
+        verdict = rule(value)
+        if verdict.reject is None:
+            return verdict.value
+        raise PydanticCustomError(
+            _ERROR_TYPE[verdict.reject.kind], verdict.reject.reason.replace("{", "(")
+        )
+
     return Annotated[Any, BeforeValidator(check), WithJsonSchema(schema)]
-
-
-def _student_id(value: Any) -> str | int | None:
-    """Ids are text or whole numbers; anything else is rejected rather than stringified."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise PydanticCustomError(
-        "id_type", "expected a text or whole-number id, got {got}", {"got": type(value).__name__}
-    )
-
-
-def _field_type(column: Column) -> Any:
-    if column.type == "category":
-        return _category_type(column)
-    constraints: dict[str, Any] = {}
-    if column.min is not None:
-        constraints["ge"] = column.min
-    if column.max is not None:
-        constraints["le"] = column.max
-    if column.description:
-        constraints["description"] = column.description
-    base: Any
-    if column.type == "integer":
-        base = Annotated[int, Field(**constraints)]
-    elif column.type == "number":
-        base = Annotated[float, Field(allow_inf_nan=False, **constraints)]
-    elif column.type == "boolean":
-        base = Annotated[bool, Field(**constraints)]
-    elif column.type == "datetime":
-        base = Annotated[dt.datetime, Field(**constraints)]
-    else:
-        base = Annotated[str, Field(**constraints)]
-    return base | None if column.nullable else base
 
 
 def record_model(profile: Profile, feature_columns: list[str] | None = None) -> type[BaseModel]:
@@ -173,15 +129,11 @@ def record_model(profile: Profile, feature_columns: list[str] | None = None) -> 
     may send whole rows (id, sensitive columns) as they come from its own system.
     """
     features = feature_columns or profile.feature_columns
+    id_rule = Rule(ID_FIELD, "id", required=False, formats=profile.formats)
+    id_schema = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
     fields: dict[str, Any] = {
         "student_id": (
-            Annotated[
-                Any,
-                BeforeValidator(_student_id),
-                WithJsonSchema(
-                    {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
-                ),
-            ],
+            _contract_field(id_rule, id_schema),
             Field(
                 None,
                 validation_alias=AliasChoices(ID_FIELD, profile.id or ID_FIELD),
@@ -193,7 +145,8 @@ def record_model(profile: Profile, feature_columns: list[str] | None = None) -> 
     for i, name in enumerate(features):
         column = profile.columns[name]
         default = None if column.nullable else ...
-        fields[f"f{i}"] = (_field_type(column), Field(default, alias=name))
+        rule = column_rule(name, column, profile.formats)
+        fields[f"f{i}"] = (_contract_field(rule, _json_schema(column)), Field(default, alias=name))
     safe_name = "".join(part.capitalize() for part in profile.name.replace("_", "-").split("-"))
     return create_model(
         f"{safe_name}Student",

@@ -7,8 +7,6 @@ maps to a 4xx; anything else is our bug.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from typing import Any, BinaryIO
 import orjson
 import pandas as pd
 
-from studentops.datasets.loading import clean_header, sniff_delimiter
+from studentops.datasets.loading import decode_text, parse_csv_text, sniff_delimiter
 from studentops.errors import DataError
 from studentops.monitoring.predlog import LogRow, PredictionLog
 from studentops.serving.batch import log_rows, score_frame
@@ -167,7 +165,7 @@ class PredictionService:
 
     def predict_csv(self, predictor: Predictor, upload: BinaryIO) -> CsvResult:
         """Score an uploaded CSV: validated like training input, ranked by risk, rejects kept."""
-        frame = read_upload(upload)
+        frame = read_upload(upload, predictor.profile.formats.encoding)
         if len(frame) > self.max_batch_rows:
             raise TooLarge(f"{len(frame)} rows in one upload; the limit is {self.max_batch_rows}")
         scored, result, scores = score_frame(predictor, frame)
@@ -197,29 +195,15 @@ class PredictionService:
         return CsvResult(scored, result.accepted, result.rejected, predictor.band_rule())
 
 
-def read_upload(upload: BinaryIO) -> pd.DataFrame:
-    """Read an uploaded CSV as text cells (validation decides types), delimiter sniffed."""
-    raw = upload.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"the upload is not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
-        raise DataError("the upload is empty")
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sniff_delimiter(text[: 64 * 1024]),
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise DataError(f"the upload is not a well-formed CSV ({detail})") from None
-    frame.columns = clean_header(frame.columns)
+def read_upload(upload: BinaryIO, encoding: str | None = None) -> pd.DataFrame:
+    """Read an uploaded CSV as text cells, exactly as ``validate`` reads a file: encoding
+    detected (or the profile's), delimiter sniffed."""
+    text, notes = decode_text(upload.read(), "the upload", encoding)
+    frame = parse_csv_text(text, "the upload")
     if frame.empty:
         raise DataError("the upload has no data rows")
+    frame.attrs["read_notes"] = notes
+    frame.attrs["sep"] = sniff_delimiter(text[: 64 * 1024])
     return frame
 
 

@@ -216,7 +216,9 @@ def open_holder(
     if uri:
         source = PinnedSource(uri, settings)
     elif profile:
-        source = RegistrySource(profile, settings)
+        from studentops.datasets.profile import profile_name
+
+        source = RegistrySource(profile_name(profile, settings), settings)
     else:
         raise ModelError("no model to stream with: give --profile or --model (or serve_profile)")
     holder = ModelHolder(source, predictor_factory(settings))

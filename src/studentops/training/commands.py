@@ -50,6 +50,10 @@ MetricOpt = Annotated[
     str | None, typer.Option("--metric", help="Selection metric (default: the task's).")
 ]
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV delimiter (sniffed when omitted).")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option("--encoding", help="CSV text encoding (default: the profile's, else detected)."),
+]
 SmoteOpt = Annotated[
     bool, typer.Option("--smote", help="Oversample minority classes with SMOTE in training.")
 ]
@@ -124,7 +128,10 @@ class TrialProgress:
 def _metrics_table(metrics: dict[str, float], selected: str) -> Table:
     table = Table("test metric", "value", title="held-out test set")
     for name, value in sorted(metrics.items()):
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if isinstance(value, float) and value != value:
+            shown = "undefined (a class is absent from the held-out part)"
+        else:
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(f"[bold]{name}[/]" if name == selected else name, shown)
     return table
 
@@ -136,6 +143,7 @@ def train_cmd(
     metric: MetricOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed (splits, search, models).")] = 42,
     sep: SepOpt = None,
+    encoding: EncodingOpt = None,
     smote: SmoteOpt = False,
     split: SplitOpt = Split.stratified,
     as_of_week: Annotated[
@@ -174,6 +182,7 @@ def train_cmd(
             metric=metric,
             seed=seed,
             sep=sep,
+            encoding=encoding,
             smote=smote,
             split=split.value,
             on_trial=progress,
@@ -218,11 +227,11 @@ def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any
     The file stays beside the run so the MLflow data fingerprint points at real rows; the split
     is grouped by student so no student is in both parts.
     """
-    from studentops.datasets.profile import load_profile
+    from studentops.datasets.profile import resolve_profile
     from studentops.errors import DataError
     from studentops.events.early_warning import PROFILE, weekly_training_frame
 
-    if load_profile(profile, settings.profiles_dir).name != PROFILE:
+    if resolve_profile(profile, settings).name != PROFILE:
         raise DataError(f"--as-of-week works with the event-log profile '{PROFILE}'")
     folder = events_dir or settings.data_dir / "oulad"
     if not Path(folder).is_dir():
@@ -248,6 +257,7 @@ def tune_cmd(
     metric: MetricOpt = None,
     seed: Annotated[int, typer.Option(help="Base seed; each worker adds its process id.")] = 42,
     sep: SepOpt = None,
+    encoding: EncodingOpt = None,
     smote: SmoteOpt = False,
     split: SplitOpt = Split.stratified,
     as_json: Annotated[
@@ -271,6 +281,7 @@ def tune_cmd(
             metric=metric,
             seed=seed,
             sep=sep,
+            encoding=encoding,
             smote=smote,
             split=split.value,
             on_trial=progress,

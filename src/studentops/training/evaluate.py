@@ -254,6 +254,25 @@ def choose_class_weights(
 # -- evaluation on the test part -------------------------------------------------------------
 
 
+# Metrics that compare classes: without every class in the held-out part they say nothing
+# (an AUC over the classes that happen to be present reads 1.0 on a test part of six rows).
+NEEDS_EVERY_CLASS = ("roc_auc", "average_precision", "balanced_accuracy")
+NEEDS_POSITIVES = ("f1", "precision", "recall")
+
+
+def unsupported_metrics(y: np.ndarray, k: int, names: list[str]) -> dict[str, float]:
+    """NaN ("undefined") for the metrics the held-out labels ``y`` (codes 0..k-1) cannot
+    support: class-comparing metrics when a class is absent, and binary recall, precision and
+    F1 when no positive (at-risk) student is in the held-out part."""
+    support = np.bincount(y, minlength=k)
+    out: dict[str, float] = {}
+    if (support == 0).any():
+        out.update({n: float("nan") for n in NEEDS_EVERY_CLASS if n in names})
+    if k == 2 and support[1] == 0:
+        out.update({n: float("nan") for n in NEEDS_POSITIVES if n in names})
+    return out
+
+
 def evaluate_model(
     model: StudentModel, frame: pd.DataFrame, artifacts_dir: Path | None = None
 ) -> dict[str, float]:
@@ -296,6 +315,7 @@ def evaluate_model(
         out["precision"] = float(skm.precision_score(y, pred, zero_division=0))
         out["recall"] = float(skm.recall_score(y, pred, zero_division=0))
         out["threshold"] = float(model.threshold if model.threshold is not None else 0.5)
+    out.update(unsupported_metrics(y, k, list(out)))
     if artifacts_dir is not None:
         _write_classification(Path(artifacts_dir), model, y, proba, pred, out)
     return out

@@ -69,16 +69,33 @@ def load_training_data(
     *,
     sep: str | None,
     settings: Settings,
+    encoding: str | None = None,
 ) -> tuple[Profile, ValidationResult, Path | None]:
-    """Validate the file against the profile; rejects go to a CSV under home with reasons."""
-    from studentops.datasets.validation import validate_file, write_rejects
+    """Validate the file against the profile, then check it can be learnt from.
 
-    prof, validation = validate_file(profile, data, sep=sep, require_target=True, settings=settings)
+    Rejects go to a CSV under home with reasons. The training guards
+    (:func:`studentops.training.guards.check_training_data`) run here, before any split or
+    search: their warnings are logged at once and added to the validation summary, and the
+    profile returned leaves out empty and constant features.
+
+    Raises:
+        DataError: no valid row, one class only, or an at-risk class too small.
+    """
+    from studentops.datasets.validation import validate_file, write_rejects
+    from studentops.training.guards import check_training_data
+
+    prof, validation = validate_file(
+        profile, data, sep=sep, require_target=True, settings=settings, encoding=encoding
+    )
     rejects_path = write_rejects(validation, prof.name, settings)
     if validation.accepted == 0:
         top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
         raise DataError(f"no valid rows to train on: all {validation.total} rejected ({top})")
-    return prof, validation, rejects_path
+    guarded = check_training_data(validation.valid, prof)
+    for warning in guarded.warnings:
+        log.warning("%s", warning)
+    validation.warnings.extend(guarded.warnings)
+    return guarded.profile, validation, rejects_path
 
 
 def train_and_register(
@@ -90,6 +107,7 @@ def train_and_register(
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
+    encoding: str | None = None,
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
@@ -117,7 +135,9 @@ def train_and_register(
     from studentops.training.train import train_model
 
     settings = settings or load_settings()
-    prof, validation, rejects_path = load_training_data(profile, data, sep=sep, settings=settings)
+    prof, validation, rejects_path = load_training_data(
+        profile, data, sep=sep, settings=settings, encoding=encoding
+    )
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
     client = tracking.client_for(settings)
     experiment_id = tracking.ensure_experiment(client, prof.name, settings)
@@ -228,6 +248,7 @@ def tune_shared(
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
+    encoding: str | None = None,
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
@@ -257,7 +278,9 @@ def tune_shared(
     url = storage or settings.optuna_storage
     if not url:
         raise ConfigError("no Optuna storage: give --storage URL or set optuna_storage")
-    prof, validation, _ = load_training_data(profile, data, sep=sep, settings=settings)
+    prof, validation, _ = load_training_data(
+        profile, data, sep=sep, settings=settings, encoding=encoding
+    )
     name = study_name or f"studentops-{prof.name}"
     worker = worker_id()
     shared = worker_storage(with_installed_driver(url), worker)

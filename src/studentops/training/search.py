@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +53,33 @@ if TYPE_CHECKING:
     from studentops.features.encode import ProfileEncoder
 
 log = logging.getLogger(__name__)
+DEBUG_LOGGER = "studentops.debug"
+
+
+def debug_log_path() -> str:
+    """Where tracebacks of failed trials go: ``<home>/logs/debug.log``."""
+    from studentops.config import load_settings
+
+    return str(load_settings().home / "logs" / "debug.log")
+
+
+def debug_log() -> logging.Logger:
+    """A logger that writes only to the debug log file (never to the console)."""
+    logger = logging.getLogger(DEBUG_LOGGER)
+    path = Path(debug_log_path())
+    for old in list(logger.handlers):  # settings moved home (tests, a long-lived process)
+        if getattr(old, "baseFilename", None) != str(path.resolve()):
+            logger.removeHandler(old)
+            old.close()
+    if not logger.handlers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+    return logger
+
 
 OnTrial = Callable[[TrialRecord], None]
 
@@ -505,8 +533,19 @@ def run_search(
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            log.warning("trial %d (%s) failed: %s: %s", trial.number, name, type(exc).__name__, exc)
-            raise
+            # One line for the person watching; the traceback goes to the debug log only.
+            debug_log().debug("trial %d (%s) failed", trial.number, name, exc_info=exc)
+            where = debug_log_path()
+            log.warning(
+                "trial %d (%s) failed: %s: %s (traceback in %s)",
+                trial.number,
+                name,
+                type(exc).__name__,
+                str(exc).splitlines()[0] if str(exc) else "",
+                where,
+            )
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise optuna.TrialPruned("failed") from None
         pool.add(cand)
         with lock:
             refused[0] = 0

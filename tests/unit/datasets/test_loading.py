@@ -32,7 +32,7 @@ def test_explicit_delimiter(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (b"a,b\n", "no data rows"), (b"\xff\xfe\x00a", "not UTF-8")],
+    [(b"", "empty"), (b"a,b\n", "no data rows"), (b"\xff\xfea\x00,\x00b\x00", "no data rows")],
 )
 def test_file_level_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "d.csv"

@@ -28,11 +28,12 @@ def by_field(r: Any) -> dict[str, dict[str, Any]]:
         ({"Age at enrollment": 300}, "Age at enrollment", "out of range"),
         ({"Admission grade": -1}, "Admission grade", "out of range"),
         ({"Admission grade": [1, 2]}, "Admission grade", "wrong type"),
-        ({"Admission grade": "NaN"}, "Admission grade", "wrong type"),
+        # "NaN" is an NA token by the data contract: a missing value, as in a CSV cell.
+        ({"Admission grade": "NaN"}, "Admission grade", "missing"),
         ({"Course": 1234}, "Course", "unknown category"),
         ({"Course": "law school"}, "Course", "unknown category"),
         ({"Course": {"x": 1}}, "Course", "wrong type"),
-        ({"Course": True}, "Course", "unknown category"),
+        ({"Course": True}, "Course", "wrong type"),  # a boolean is no category
         ({"student_id": [1]}, "student_id", "wrong type"),
     ],
 )

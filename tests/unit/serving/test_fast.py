@@ -263,3 +263,21 @@ def test_derived_members_are_compiled_too() -> None:
     X_new = model.encode_records(sample_records(profile, predictor.features, 200, seed=5))
     expected = model.predict_proba_matrix(X_new)
     np.testing.assert_allclose(predictor.fast(X_new), expected, rtol=0, atol=TOLERANCE)
+
+
+def test_edge_rows_skip_sentinel_thresholds_so_linear_members_stay_finite() -> None:
+    """Trees mark "all rows one way" with thresholds such as 1e300; set in float32 they become
+    inf, a linear member then scores inf and the whole model lost its fast path."""
+    from studentops.serving.forests import edge_rows
+
+    class Sentinels:
+        def splits(self) -> tuple[np.ndarray, np.ndarray]:
+            return np.array([0, 0, 1, 1]), np.array([2.5, 1e300, np.inf, -1e308])
+
+    sample = np.array([[1.0, 5.0], [3.0, 7.0]])
+    rows = edge_rows(sample, [Sentinels()])  # type: ignore[list-item]
+    assert np.isfinite(rows).all()
+    assert set(np.unique(rows[:, 1])) <= {5.0, 7.0}  # only sentinels there: left as sampled
+    assert (np.abs(rows[:, 0] - 2.5) < 1e-5).any()  # the real split is still probed
+    weights = np.array([0.7, -0.2])
+    assert np.isfinite(rows @ weights).all()

@@ -193,3 +193,28 @@ def test_shared_study_through_storage(tmp_path) -> None:
 
     study = optuna.load_study(study_name="shared", storage=url)
     assert [t.state.is_finished() for t in study.trials] == [True] * 4
+
+
+def test_a_failed_trial_is_one_log_line_and_its_traceback_goes_to_the_debug_log(
+    data, home, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = s.cross_validate
+
+    def flaky(d, name, params, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "lightgbm":
+            raise ValueError("the solver broke\nwith a second line")
+        return real(d, name, params, **kwargs)
+
+    monkeypatch.setattr(s, "cross_validate", flaky)
+    with caplog.at_level("WARNING"):
+        outcome = s.run_search(
+            data, deadline=time.perf_counter() + 6, seed=0, n_trials=6, algorithms=FAST
+        )
+    failed = [r for r in caplog.records if "failed" in r.getMessage() and "trial" in r.getMessage()]
+    assert failed, "the failing algorithm was tried"
+    for record in failed:
+        assert "\n" not in record.getMessage() and record.exc_info is None
+        assert "ValueError: the solver broke (traceback in" in record.getMessage()
+    assert outcome.candidates  # the other algorithms still gave a model
+    debug = (home / "logs" / "debug.log").read_text(encoding="utf-8")
+    assert "Traceback" in debug and "the solver broke" in debug
