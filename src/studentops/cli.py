@@ -17,7 +17,16 @@ import typer
 
 from studentops.errors import StudentOpsError
 
-PARTS = ("datasets", "training", "registry", "serving", "streaming", "monitoring", "events")
+PARTS = (
+    "datasets",
+    "training",
+    "registry",
+    "serving",
+    "streaming",
+    "monitoring",
+    "events",
+    "flows",
+)
 
 app = typer.Typer(
     name="studentops",
