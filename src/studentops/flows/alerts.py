@@ -32,8 +32,5 @@ def report_run_state(flow: Any, flow_run: Any, state: Any) -> Delivery:
     return send_alert(load_settings(), subject, body)
 
 
-HOOKS: dict[str, list[Any]] = {
-    "on_failure": [report_run_state],
-    "on_crashed": [report_run_state],
-    "on_cancellation": [report_run_state],
-}
+# For on_failure, on_crashed and on_cancellation of every flow.
+ALERT_HOOKS: list[Any] = [report_run_state]

@@ -55,8 +55,8 @@ def publish_risk_list(report: dict[str, Any], predictor: Any, settings: Settings
 
     if report["accepted"] == 0 or top <= 0:
         return
-    id_column = next((c for c in ("student_id", predictor.profile.id) if c), None)
-    rows = risk_list_rows(Path(report["out_path"]), top, id_column, settings)
+    id_columns = [c for c in ("student_id", predictor.profile.id) if c]
+    rows = risk_list_rows(Path(report["out_path"]), top, id_columns, settings)
     create_table_artifact(
         rows,
         key=artifact_key("risk-list", report["profile"]),

@@ -19,11 +19,11 @@ from prefect.cache_policies import NO_CACHE
 
 from studentops.config import Settings, load_settings
 from studentops.errors import DataError, StudentOpsError
-from studentops.flows.alerts import HOOKS
+from studentops.flows.alerts import ALERT_HOOKS
 from studentops.flows.artifacts import publish_risk_list, publish_training
 
 NETWORK_RETRIES = 3
-NETWORK_RETRY_DELAYS_S = [2, 10, 30]
+NETWORK_RETRY_DELAYS_S: list[float] = [2.0, 10.0, 30.0]
 
 
 def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -96,7 +96,12 @@ def promote_challenger(profile: str, settings: Settings) -> Any:
     )
 
 
-@flow(name="train", **HOOKS)
+@flow(
+    name="train",
+    on_failure=ALERT_HOOKS,
+    on_crashed=ALERT_HOOKS,
+    on_cancellation=ALERT_HOOKS,
+)
 def train_flow(
     profile: str,
     data: str | None = None,
@@ -182,7 +187,12 @@ def score_table(
     )
 
 
-@flow(name="score", **HOOKS)
+@flow(
+    name="score",
+    on_failure=ALERT_HOOKS,
+    on_crashed=ALERT_HOOKS,
+    on_cancellation=ALERT_HOOKS,
+)
 def score_flow(
     profile: str,
     data: str | None = None,
@@ -241,7 +251,12 @@ def build_features(
     return weekly_features_job(out, weeks=weeks, oulad=oulad, events=events, mapping=mapping)
 
 
-@flow(name="events-features", **HOOKS)
+@flow(
+    name="events-features",
+    on_failure=ALERT_HOOKS,
+    on_crashed=ALERT_HOOKS,
+    on_cancellation=ALERT_HOOKS,
+)
 def events_features_flow(
     oulad: str | None = None,
     events: str | None = None,

@@ -233,9 +233,9 @@ def _flush_prefect_clients() -> None:
     """Send buffered run logs before the server they go to stops."""
     if "prefect" not in sys.modules:
         return
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
     try:
-        APILogHandler.flush()
+        APILogWorker.drain_all(timeout=10)
     except Exception as exc:  # logs are a convenience; stopping must go on
         log.warning("could not send the last run logs: %s", exc)
