@@ -25,6 +25,8 @@ PARTS = (
     "streaming",
     "monitoring",
     "events",
+    "monitoring.alerts",
+    "monitoring.retraining",
     "flows",
 )
 

@@ -91,6 +91,70 @@ class Settings(BaseSettings):
     stream_dead_letter: str | None = Field(
         None, description="Dead-letter stream URL; default: the source stream name + '-dead'."
     )
+    # -- monitoring (docs/monitoring.md) ------------------------------------------------------
+    monitor_numeric_statistic: str = Field(
+        "psi", description="Drift statistic for numbers: psi, wasserstein, ks or jensen_shannon."
+    )
+    monitor_categorical_statistic: str = Field(
+        "jensen_shannon", description="Drift statistic for categories: jensen_shannon or psi."
+    )
+    monitor_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Threshold per statistic name, overriding the defaults (psi 0.2, ...).",
+    )
+    monitor_min_rows: int = Field(
+        200, ge=1, description="Smallest window judged; fewer rows give 'too few rows'."
+    )
+    monitor_drift_share: float = Field(
+        0.25, gt=0, le=1, description="Share of drifted features from which a window drifted."
+    )
+    monitor_missing_threshold: float = Field(
+        0.05, gt=0, le=1, description="Change of the missing share (0-1) that counts as drift."
+    )
+    monitor_unseen_threshold: float = Field(
+        0.02, gt=0, le=1, description="Share of unseen categories (0-1) that counts as drift."
+    )
+    monitor_noise_quantile: float = Field(
+        0.99, gt=0.5, lt=1, description="Quantile of chance a drift must exceed (noise floor)."
+    )
+    monitor_bins: int = Field(10, ge=2, le=100, description="Reference bins per number.")
+    monitor_window_days: float = Field(
+        30.0, gt=0, description="Default window of `studentops monitor` (days back from now)."
+    )
+    # -- alerts and retraining (docs/alerts.md) ------------------------------------------------
+    alert_channels: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Alert channels (smtp, ses, webhook, file); none: a local file and console.",
+    )
+    alert_rules: list[dict[str, Any]] | None = Field(
+        None, description="Alert rules over monitoring results; None: the built-in rules."
+    )
+    alert_sender: str | None = Field(None, description="From address of alert e-mail.")
+    alert_ses_region: str | None = Field(None, description="SES region; default: aws_region.")
+    alert_file: Path | None = Field(
+        None, description="File of the local alert channel; default: home/alerts/alerts.jsonl."
+    )
+    alert_report_url: str | None = Field(
+        None, description="Base URL where monitoring reports are published (links in alerts)."
+    )
+    alert_metrics_url: str | None = Field(
+        None, description="The API's /metrics URL, read for prediction-log rows dropped."
+    )
+    alert_retries: int = Field(3, ge=0, description="Extra attempts of a failed channel.")
+    alert_backoff_s: float = Field(1.0, ge=0, description="First retry delay (doubles each time).")
+    retrain_window_days: float = Field(
+        365.0, gt=0, description="Newly labelled rows younger than this join the training data."
+    )
+    retrain_eval_share: float = Field(
+        0.3, gt=0, lt=1, description="Most recent share of new labelled rows kept for evaluation."
+    )
+    retrain_min_eval_rows: int = Field(
+        50, ge=1, description="Fewer recent labelled rows than this: no retraining decision."
+    )
+    retrain_include_original: bool = Field(
+        True, description="Train the challenger on the original data plus the new rows."
+    )
+    retrain_budget_s: float = Field(120.0, gt=0, description="Challenger training budget, s.")
     # -- flows (docs/orchestration.md) ---------------------------------------------------------
     prefect_api_url: str | None = Field(
         None, description="Use this Prefect server's API; default: a local server under home."
@@ -112,11 +176,6 @@ class Settings(BaseSettings):
         6 * 3600.0, gt=0, description="A run Running or Pending longer than this is swept."
     )
     flow_sweep_interval_s: float = Field(300.0, gt=0, description="How often serve sweeps.")
-    flow_alert_smtp_url: SecretStr | None = Field(
-        None, description="smtp://[user:password@]host:port[?starttls=1] for run alerts."
-    )
-    flow_alert_from: str = Field("studentops@localhost", description="Sender of run alerts.")
-    flow_alert_to: list[str] = Field(default_factory=list, description="Recipients of run alerts.")
     seed: int = 42
 
     @property

@@ -89,3 +89,58 @@ def publish_training(report: dict[str, Any]) -> None:
         key=artifact_key("training", report["profile"]),
         description=f"training of {report['profile']}",
     )
+
+
+def publish_monitoring(report: dict[str, Any], verdict_message: str) -> None:
+    """A markdown artifact: the verdict, the drifted features, the alerts and the report."""
+    from prefect.artifacts import create_markdown_artifact
+
+    drifted = report["drifted_features"]
+    lines = [
+        f"# {report['profile']} v{report['model_version']}: {report['status'].replace('_', ' ')}",
+        "",
+        f"{report['n_rows']:,} rows; drifted share {report['drifted_share']:.2f}",
+        "",
+        verdict_message or "",
+        "",
+        f"Drifted features: {', '.join(drifted) if drifted else 'none'}",
+        "",
+        "| alert | rule | subject |",
+        "|---|---|---|",
+        *(f"| {a['event']} | {a['rule']} | {a['subject'] or '-'} |" for a in report["alerts"]),
+        "",
+        f"Report: {report['report_html'] or 'not written'}",
+    ]
+    create_markdown_artifact(
+        "\n".join(lines),
+        key=artifact_key("monitoring", report["profile"]),
+        description=f"monitoring check of {report['profile']}",
+    )
+
+
+def publish_retraining(report: dict[str, Any]) -> None:
+    """A markdown artifact: the retraining decision, both scores and the gates."""
+    from prefect.artifacts import create_markdown_artifact
+
+    def score(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    lines = [
+        f"# {report['profile']}: challenger v{report['challenger_version']} {report['outcome']}",
+        "",
+        f"Trigger: {report['trigger']}",
+        f"Window: {report['window']}; {report['train_rows']:,} rows to train, "
+        f"{report['eval_rows']:,} to evaluate",
+        "",
+        f"| model | {report['metric']} |",
+        "|---|---|",
+        f"| champion v{report['champion_version']} | {score(report['champion_score'])} |",
+        f"| challenger v{report['challenger_version']} | {score(report['challenger_score'])} |",
+        "",
+        f"Reason: {report['reason']}",
+    ]
+    create_markdown_artifact(
+        "\n".join(lines),
+        key=artifact_key("retraining", report["profile"]),
+        description=f"retraining decision for {report['profile']}",
+    )

@@ -20,7 +20,12 @@ from prefect.cache_policies import NO_CACHE
 from studentops.config import Settings, load_settings
 from studentops.errors import DataError, StudentOpsError
 from studentops.flows.alerts import ALERT_HOOKS
-from studentops.flows.artifacts import publish_risk_list, publish_training
+from studentops.flows.artifacts import (
+    publish_monitoring,
+    publish_retraining,
+    publish_risk_list,
+    publish_training,
+)
 
 NETWORK_RETRIES = 3
 NETWORK_RETRY_DELAYS_S: list[float] = [2.0, 10.0, 30.0]
@@ -294,8 +299,142 @@ def events_features_flow(
     }
 
 
+# -- monitor and retrain ---------------------------------------------------------------------
+
+
+@network_task
+def check_window(
+    profile: str,
+    settings: Settings,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    data: str | None,
+) -> Any:
+    from studentops.monitoring.check import run_check
+    from studentops.registry.tracking import quiet_library_logs
+
+    quiet_library_logs()
+    return run_check(profile, settings=settings, since=since, until=until, data=data)
+
+
+@local_task
+def raise_alerts(settings: Settings, result: Any) -> Any:
+    from studentops.monitoring.alerts.engine import alert_on_check
+
+    run = alert_on_check(settings, result)
+    run.wait(60)
+    return run
+
+
+@local_task
+def retrain_gated(
+    profile: str,
+    settings: Settings,
+    data: str | None,
+    base_data: str | None,
+    time_budget_s: float | None,
+    trigger: str,
+) -> Any:
+    from studentops.monitoring.retraining.retrain import retrain
+    from studentops.monitoring.retraining.sources import new_labelled_rows
+    from studentops.registry.tracking import quiet_library_logs
+
+    quiet_library_logs(optuna=True)
+    rows = data if data is not None else new_labelled_rows(settings, profile)
+    outcome = retrain(
+        settings, profile, rows, trigger=trigger, base_data=base_data, time_budget_s=time_budget_s
+    )
+    if outcome.delivery is not None:
+        outcome.delivery.wait(60)
+    return outcome.decision
+
+
+@flow(
+    name="retrain",
+    on_failure=ALERT_HOOKS,
+    on_crashed=ALERT_HOOKS,
+    on_cancellation=ALERT_HOOKS,
+)
+def retrain_flow(
+    profile: str,
+    data: str | None = None,
+    base_data: str | None = None,
+    time_budget_s: float | None = None,
+    trigger: str = "scheduled (studentops flows)",
+) -> dict[str, Any]:
+    """Gated retraining: train a challenger on original plus new labelled rows, promote if better.
+
+    ``data`` is a file of newly labelled rows; default: the monitoring store's predictions that
+    have outcomes. Returns the decision (``outcome`` promoted or kept, both scores, gates).
+    """
+    settings = load_settings()
+    decision = retrain_gated(profile, settings, data, base_data, time_budget_s, trigger)
+    report = {"flow": "retrain"} | decision.as_dict()
+    publish_retraining(report)
+    return report
+
+
+@flow(
+    name="monitor",
+    on_failure=ALERT_HOOKS,
+    on_crashed=ALERT_HOOKS,
+    on_cancellation=ALERT_HOOKS,
+)
+def monitor_flow(
+    profile: str,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    data: str | None = None,
+    retrain: bool = True,
+    retrain_data: str | None = None,
+    retrain_budget_s: float | None = None,
+) -> dict[str, Any]:
+    """Drift and performance check of the champion, alerts by the rules, retraining if one asks.
+
+    The window is the prediction log over ``since``..``until`` (default: the last
+    ``monitor_window_days``), or the file ``data``. When a rule marked ``retrain: true`` fires
+    and ``retrain`` is on, the ``retrain`` flow runs as a subflow.
+
+    Returns ``{"flow", "profile", "status", "n_rows", "drifted_features", "drifted_share",
+    "check_id", "report_html", "alerts", "retrain"}``.
+    """
+    from studentops.monitoring.retraining.trigger import trigger_text
+
+    settings = load_settings()
+    result = check_window(profile, settings, since, until, data)
+    run = raise_alerts(settings, result)
+    verdict = result.verdict
+    report: dict[str, Any] = {
+        "flow": "monitor",
+        "profile": result.profile,
+        "model_version": result.model_version,
+        "status": verdict.status,
+        "n_rows": result.n_rows,
+        "drifted_features": list(verdict.drifted_features),
+        "drifted_share": verdict.drifted_share,
+        "check_id": result.check_id,
+        "report_html": result.report_html,
+        "alerts": [
+            {"event": t.event, "rule": t.evaluation.rule.name, "subject": t.evaluation.subject}
+            for t in run.transitions
+        ],
+        "retrain": None,
+    }
+    publish_monitoring(report, verdict.message)
+    if retrain and run.retrain_wanted:
+        report["retrain"] = retrain_flow(
+            profile,
+            data=retrain_data,
+            time_budget_s=retrain_budget_s,
+            trigger=trigger_text(run),
+        )
+    return report
+
+
 FLOWS: dict[str, Any] = {
     "train": train_flow,
     "score": score_flow,
     "events-features": events_features_flow,
+    "monitor": monitor_flow,
+    "retrain": retrain_flow,
 }

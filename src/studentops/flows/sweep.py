@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studentops.config import Settings
-from studentops.flows.alerts import run_message
+from studentops.flows.alerts import run_details
 from studentops.flows.notify import send_alert
 
 
@@ -74,13 +74,10 @@ def sweep_and_report(settings: Settings, *, client: Any = None) -> list[SweptRun
     """Sweep with ``flow_stuck_after_s`` and send one alert per swept run."""
     swept = sweep_stuck_runs(settings.flow_stuck_after_s, client=client)
     for run in swept:
-        subject = (
-            f"studentops flow '{run.flow_name}' stuck in {run.stuck_state}: run {run.run_name}"
-        )
         detail = f"stuck in {run.stuck_state} for {run.stuck_for_s:.0f}s; marked Crashed"
         send_alert(
             settings,
-            subject,
-            run_message(run.flow_name, run.run_name, run.run_id, "Crashed", detail),
+            f"flow '{run.flow_name}' stuck in {run.stuck_state} (run {run.run_name})",
+            run_details(run.run_name, run.run_id, "Crashed", detail),
         )
     return swept

@@ -389,7 +389,8 @@ def promote(
     passed = all(g.passed for g in gates)
     previous = champion.version if champion else None
     if passed or force:
-        _make_champion(client, name, candidate.version, previous, forced=force and not passed)
+        by = "force" if force and not passed else "gates"
+        _make_champion(client, name, candidate.version, previous, by=by)
     return PromotionDecision(
         name=name,
         version=candidate.version,
@@ -400,8 +401,18 @@ def promote(
     )
 
 
+def make_champion(client: MlflowClient, profile_name: str, version: str, *, by: str) -> str | None:
+    """Move ``champion`` to ``version`` after a caller's own gates (retraining); returns the
+    previous champion's version. ``by`` is stored in the ``promoted_by`` tag."""
+    name = registered_model_name(profile_name)
+    champion = version_by_alias(client, name, CHAMPION)
+    previous = champion.version if champion else None
+    _make_champion(client, name, str(version), previous, by=by)
+    return previous
+
+
 def _make_champion(
-    client: MlflowClient, name: str, version: str, previous: str | None, *, forced: bool
+    client: MlflowClient, name: str, version: str, previous: str | None, *, by: str
 ) -> None:
     history = champion_history(client, name)
     history.append(version)
@@ -413,7 +424,7 @@ def _make_champion(
         client.delete_registered_model_alias(name, CHALLENGER)
     stamp = _now()
     client.set_model_version_tag(name, version, f"{TAG}promoted_at", stamp)
-    client.set_model_version_tag(name, version, f"{TAG}promoted_by", "force" if forced else "gates")
+    client.set_model_version_tag(name, version, f"{TAG}promoted_by", by)
 
 
 def rollback(client: MlflowClient, profile_name: str) -> RollbackResult:

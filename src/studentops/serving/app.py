@@ -171,6 +171,9 @@ def create_app(
         )
     profile = load_profile(settings.serve_profile, settings.profiles_dir)
     metrics = Metrics()
+    from studentops.monitoring.prometheus import MonitoringCollector
+
+    metrics.add_collector(MonitoringCollector(settings.prediction_log))  # latest drift figures
     bands = RiskBands(high=settings.risk_high, medium=settings.risk_medium)
 
     def make_predictor(model_obj: Any, info: ModelInfo) -> Predictor:

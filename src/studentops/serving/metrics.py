@@ -72,6 +72,7 @@ class Metrics:
             "studentops_model_reloads", "Model reload attempts.", ["outcome"], registry=r
         )
         self._served: tuple[str, str] | None = None
+        self._extra: list[Any] = []  # collectors of other parts (monitoring's latest figures)
         self._predicted: dict[tuple[str, Any], Any] = {}
 
     def set_model(self, name: str, version: str) -> None:
@@ -99,6 +100,11 @@ class Metrics:
     def on_log_drop(self, reason: str, count: int) -> None:
         self.log_dropped.labels(reason).inc(count)
 
+    def add_collector(self, collector: Any) -> None:
+        """Expose another part's collector too (also in multiprocess mode)."""
+        self.registry.register(collector)
+        self._extra.append(collector)
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text; merged over worker processes in multiprocess mode."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -106,6 +112,8 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            for collector in self._extra:
+                registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 

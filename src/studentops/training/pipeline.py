@@ -110,6 +110,7 @@ def train_and_register(
     """
     import mlflow
 
+    from studentops.monitoring.reference import build_reference, log_reference
     from studentops.registry import models, tracking
     from studentops.registry.pyfunc import input_example, log_student_model
     from studentops.training.evaluate import get_metric
@@ -170,6 +171,11 @@ def train_and_register(
             validation=summary,
         )
         tracking.log_reports(client, run_id, result, validation=summary, rejects_path=rejects_path)
+        log_reference(
+            client,
+            run_id,
+            build_reference(prof, validation.valid, result.model, settings.monitor_bins),
+        )
         model_info = log_student_model(result.model, input_example(validation.valid, prof))
         mlflow.log_metrics(
             tracking.finite({f"test_{k}": v for k, v in result.test_metrics.items()}),

@@ -137,11 +137,14 @@ def test_failed_flow_is_reported_and_user_errors_are_not_retried(
     with pytest.raises(DataError, match="file not found"):
         state.result()
     alerts = [
-        json.loads(line) for line in (flow_home / "flows" / "alerts.jsonl").read_text().splitlines()
+        json.loads(line)
+        for line in (flow_home / "alerts" / "alerts.jsonl").read_text().splitlines()
     ]
-    mine = [a for a in alerts if str(state.state_details.flow_run_id) in a["body"]]
-    assert len(mine) == 1 and "'score' failed" in mine[0]["subject"]
-    assert "file not found" in mine[0]["body"]
+    run_id = str(state.state_details.flow_run_id)
+    mine = [a for a in alerts if any(run_id in d for d in a["details"])]
+    assert len(mine) == 1 and "flow 'score' failed" in mine[0]["title"]
+    assert mine[0]["profile"] == PROFILE and mine[0]["severity"] == "critical"
+    assert any("file not found" in d for d in mine[0]["details"])
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(
             flow_run_filter=FlowRunFilter(
@@ -199,3 +202,35 @@ def test_events_features_flow_needs_a_week(flow_home: Path, tmp_path: Path) -> N
 
     with pytest.raises(DataError, match="week or term_start"):
         events_features_flow(oulad=str(tmp_path))
+
+
+def test_monitor_flow_checks_the_logged_window_and_publishes_a_summary(
+    trained: dict[str, Any], new_term: pd.DataFrame, tmp_path: Path
+) -> None:
+    from studentops.flows.definitions import monitor_flow, score_flow
+
+    data = tmp_path / "term.csv"
+    new_term.to_csv(data, index=False)
+    score_flow(PROFILE, data=str(data), out=str(tmp_path / "risk.csv"), top=0)
+    report = monitor_flow(PROFILE, retrain=False)
+    assert report["flow"] == "monitor" and report["model_version"] == trained["version"]
+    assert report["n_rows"] >= 200 and report["status"] in ("ok", "drift")
+    assert report["check_id"] is not None and Path(report["report_html"]).is_file()
+    assert report["retrain"] is None
+    summary = _artifact(f"monitoring-{PROFILE}").data
+    assert f"v{trained['version']}" in summary and f"{report['n_rows']:,} rows" in summary
+
+
+def test_retrain_flow_decides_through_the_gates(
+    trained: dict[str, Any], students: pd.DataFrame, tmp_path: Path
+) -> None:
+    from studentops.flows.definitions import retrain_flow
+
+    labelled = tmp_path / "labelled.csv"
+    students.iloc[400:].drop(columns=["student_id"]).to_csv(labelled, index=False)
+    report = retrain_flow(PROFILE, data=str(labelled), time_budget_s=4.0, trigger="test")
+    assert report["flow"] == "retrain" and report["outcome"] in ("promoted", "kept")
+    assert report["champion_version"] == trained["version"]
+    assert int(report["challenger_version"]) > int(trained["version"])
+    assert report["eval_rows"] >= 50 and report["gates"] and report["trigger"] == "test"
+    assert "challenger v" in _artifact(f"retraining-{PROFILE}").data

@@ -1,0 +1,1 @@
+"""Alerts: rules over monitoring results, their state and history, and the channels."""

@@ -1,0 +1,98 @@
+"""CLI: ``studentops alerts test --channel NAME`` and ``studentops alerts list``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from studentops.config import load_settings
+
+console = Console()
+alerts_app = typer.Typer(help="Alert channels, state and history.", no_args_is_help=True)
+
+
+@alerts_app.command("test")
+def test_cmd(
+    channel: Annotated[
+        str | None,
+        typer.Option("--channel", "-c", help="Channel name from alert_channels (default: all)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 120.0,
+) -> None:
+    """Send a test message on one channel (or all) and report each delivery."""
+    from studentops.monitoring.alerts.delivery import DeliveryFailed, notify
+    from studentops.monitoring.alerts.message import AlertMessage
+    from studentops.monitoring.alerts.settings import build_channels
+
+    settings = load_settings()
+    channels = build_channels(settings, only=channel)
+    message = AlertMessage(
+        title="Test message: this channel reaches you",
+        profile="(all profiles)",
+        severity="info",
+        state="info",
+        amount="nothing is wrong; sent by 'studentops alerts test'",
+        report_url=settings.alert_report_url,
+    )
+    results = notify(
+        message, channels, retries=settings.alert_retries, backoff_s=settings.alert_backoff_s
+    ).wait(timeout)
+    failed = 0
+    for result in sorted(results, key=lambda r: r.channel):
+        if result.ok:
+            console.print(f"[green]sent[/] {result.channel} (attempts: {result.attempts})")
+        else:
+            failed += 1
+            console.print(
+                f"[red]FAILED[/] {result.channel} after {result.attempts} attempts: {result.error}"
+            )
+    missing = len(channels) - len(results)
+    if failed or missing:
+        raise DeliveryFailed(f"{failed + missing} of {len(channels)} channels did not deliver")
+
+
+@alerts_app.command("list")
+def list_cmd(
+    profile: Annotated[str | None, typer.Option("--profile", "-p")] = None,
+    history: Annotated[bool, typer.Option("--history", help="Show events, not states.")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """Alerts with their state (firing, resolved), or their history of events."""
+    from studentops.monitoring.alerts.store import AlertStore
+
+    store = AlertStore(load_settings().prediction_log)
+    try:
+        if history:
+            table = Table("at (UTC)", "profile", "rule", "subject", "event", "value", "detail")
+            for row in store.history(profile, limit=limit):
+                table.add_row(
+                    f"{row['at']:%Y-%m-%d %H:%M}",
+                    row["profile"],
+                    row["rule"],
+                    row["subject"] or "-",
+                    row["event"],
+                    "-" if row["value"] is None else f"{row['value']:.4g}",
+                    (row["detail"] or "")[:80],
+                )
+        else:
+            table = Table("profile", "rule", "subject", "state", "severity", "since", "value")
+            for s in store.states(profile)[-limit:]:
+                table.add_row(
+                    s.profile,
+                    s.rule,
+                    s.subject or "-",
+                    f"[red]{s.state}[/]" if s.state == "firing" else s.state,
+                    s.severity,
+                    f"{s.since:%Y-%m-%d %H:%M}",
+                    "-" if s.value is None else f"{s.value:.4g}",
+                )
+    finally:
+        store.close()
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alerts_app, name="alerts")

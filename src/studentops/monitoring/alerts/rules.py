@@ -1,0 +1,225 @@
+"""Alert rules: conditions over monitoring observations, with a severity and a cooldown.
+
+A check (drift, performance, the services' health) is turned into :class:`Observation`s, one
+number each: the share of drifted features, one feature's drift score, the recall of the
+current window, the hours since the last logged prediction. A rule names a ``kind`` of
+observation, a threshold and a direction fixed by the kind (a drift share fires *above* its
+threshold, a performance *below* it). Rules come from ``alert_rules`` in ``studentops.yaml``::
+
+    alert_rules:
+      - {name: drift, kind: dataset_drift_share, threshold: 0.3, severity: warning,
+         cooldown_hours: 24}
+      - {name: recall, kind: performance_below, metric: recall, threshold: 0.6,
+         severity: critical}
+
+Evaluation is a pure function (:func:`evaluate_rules`); state and cooldown live in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from studentops.errors import ConfigError
+
+Direction = Literal["above", "below"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of observation: which way is bad, what the number means, and its unit."""
+
+    direction: Direction
+    meaning: str
+    unit: str = ""
+    per: str = ""  # what a subject is: "feature", "metric" or "" (one value per check)
+
+
+KINDS: dict[str, Kind] = {
+    "dataset_drift_share": Kind("above", "share of features that drifted"),
+    "feature_drift": Kind("above", "drift score of a feature", per="feature"),
+    "performance_below": Kind("below", "performance on labelled predictions", per="metric"),
+    "performance_drop": Kind(
+        "above", "drop of performance from the reference (reference - now)", per="metric"
+    ),
+    "fairness_gap": Kind("above", "largest gap in recall of at-risk students between groups"),
+    "unseen_categories": Kind(
+        "above", "share of rows with a category the model never saw", per="feature"
+    ),
+    "missing_surge": Kind(
+        "above", "rise in the share of missing values over the reference", per="feature"
+    ),
+    "prediction_log_dropped": Kind("above", "prediction-log rows dropped", " rows"),
+    "no_predictions_hours": Kind("above", "time since the last logged prediction", " h"),
+    "champion_age_days": Kind("above", "age of the champion model", " days"),
+}
+
+
+class RuleSpec(BaseModel):
+    """One rule as written in settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal[
+        "dataset_drift_share",
+        "feature_drift",
+        "performance_below",
+        "performance_drop",
+        "fairness_gap",
+        "unseen_categories",
+        "missing_surge",
+        "prediction_log_dropped",
+        "no_predictions_hours",
+        "champion_age_days",
+    ]
+    threshold: float
+    severity: Literal["info", "warning", "critical"] = "warning"
+    cooldown_hours: float = Field(24.0, ge=0)
+    metric: str | None = Field(None, description="performance_*: only this metric.")
+    features: list[str] | None = Field(None, description="per-feature kinds: only these.")
+    profiles: list[str] | None = Field(None, description="Only these profiles (default: all).")
+    retrain: bool = Field(False, description="A firing of this rule starts a retraining.")
+
+    @property
+    def direction(self) -> Direction:
+        return KINDS[self.kind].direction
+
+
+# Built-in rules. Thresholds: PSI 0.25 is the usual "major shift" line (Siddiqi, Credit Risk
+# Scorecards, 2006); a drift share of 0.3 and a 0.05 performance drop follow Evidently's
+# dataset-drift default (0.5) made stricter for small feature sets; the fairness gap matches
+# the promotion gate's default (settings.fairness_max_gap).
+DEFAULT_RULES: list[dict[str, object]] = [
+    {"name": "dataset-drift", "kind": "dataset_drift_share", "threshold": 0.3,
+     "severity": "warning", "cooldown_hours": 24, "retrain": True},
+    {"name": "feature-drift", "kind": "feature_drift", "threshold": 0.25,
+     "severity": "info", "cooldown_hours": 24},
+    {"name": "performance-drop", "kind": "performance_drop", "threshold": 0.05,
+     "severity": "critical", "cooldown_hours": 24, "retrain": True},
+    {"name": "fairness-gap", "kind": "fairness_gap", "threshold": 0.2,
+     "severity": "critical", "cooldown_hours": 24},
+    {"name": "unseen-categories", "kind": "unseen_categories", "threshold": 0.01,
+     "severity": "warning", "cooldown_hours": 24},
+    {"name": "missing-surge", "kind": "missing_surge", "threshold": 0.1,
+     "severity": "warning", "cooldown_hours": 24},
+    {"name": "prediction-log-dropped", "kind": "prediction_log_dropped", "threshold": 0,
+     "severity": "critical", "cooldown_hours": 1},
+    {"name": "no-predictions", "kind": "no_predictions_hours", "threshold": 48,
+     "severity": "warning", "cooldown_hours": 24},
+    {"name": "champion-age", "kind": "champion_age_days", "threshold": 365,
+     "severity": "info", "cooldown_hours": 168},
+]  # fmt: skip
+
+_rules = TypeAdapter(list[RuleSpec])
+
+
+def load_rules(raw: list[dict[str, object]] | None) -> list[RuleSpec]:
+    """Check rule settings (None: the built-in rules); raises ConfigError naming the field."""
+    try:
+        rules = _rules.validate_python(DEFAULT_RULES if raw is None else raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting 'alert_rules.{where}': {first['msg']}") from exc
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        raise ConfigError("setting 'alert_rules': rule names repeat")
+    return rules
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One number a check produced.
+
+    Attributes:
+        kind: a key of :data:`KINDS`.
+        value: the number, in the kind's unit (shares in 0..1, hours, days, rows).
+        subject: the feature or metric it is about ("" for one value per check).
+        since: when the current window began (None: unknown).
+        reference: the reference value, for the message (e.g. the reference recall).
+        report_url: the report of the check that produced it.
+    """
+
+    kind: str
+    value: float
+    subject: str = ""
+    since: datetime | None = None
+    reference: float | None = None
+    report_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A rule applied to one observation: whether its condition holds, and by how much."""
+
+    rule: RuleSpec
+    observation: Observation
+    active: bool
+
+    @property
+    def subject(self) -> str:
+        return self.observation.subject
+
+    @property
+    def title(self) -> str:
+        kind = KINDS[self.rule.kind]
+        about = f" of {self.subject}" if self.subject else ""
+        return (
+            f"{kind.meaning[0].upper()}{kind.meaning[1:]}{about} is {self.rule.direction} "
+            f"{_num(self.rule.threshold)}{kind.unit}"
+        )
+
+    @property
+    def amount(self) -> str:
+        kind = KINDS[self.rule.kind]
+        obs = self.observation
+        gap = obs.value - self.rule.threshold
+        text = (
+            f"{_num(obs.value)}{kind.unit} vs threshold {_num(self.rule.threshold)}{kind.unit} "
+            f"({'+' if gap >= 0 else '-'}{_num(abs(gap))}{kind.unit})"
+        )
+        if obs.reference is not None:
+            text += f"; reference {_num(obs.reference)}{kind.unit}"
+        return text
+
+
+def _num(value: float) -> str:
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value)}"
+    return f"{value:.3g}" if abs(value) >= 0.001 or value == 0 else f"{value:.2e}"
+
+
+def _matches(rule: RuleSpec, obs: Observation, profile: str) -> bool:
+    if obs.kind != rule.kind:
+        return False
+    if rule.profiles is not None and profile not in rule.profiles:
+        return False
+    if rule.metric is not None and obs.subject != rule.metric:
+        return False
+    return rule.features is None or obs.subject in rule.features
+
+
+def evaluate_rules(
+    rules: list[RuleSpec], observations: list[Observation], profile: str
+) -> list[Evaluation]:
+    """Every (rule, observation) pair that matches, with whether the condition holds.
+
+    A value equal to the threshold does not fire (``above`` means strictly above). A rule with
+    no matching observation yields nothing, so its alert keeps its state: missing outcomes do
+    not resolve a performance alert.
+    """
+    out = []
+    for rule in rules:
+        for obs in observations:
+            if not _matches(rule, obs, profile):
+                continue
+            if rule.direction == "above":
+                active = obs.value > rule.threshold
+            else:
+                active = obs.value < rule.threshold
+            out.append(Evaluation(rule, obs, active))
+    return out
