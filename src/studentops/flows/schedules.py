@@ -77,7 +77,8 @@ def check_parameters(flow: Any, parameters: dict[str, Any], where: str) -> dict[
     try:
         return dict(flow.validate_parameters(parameters))
     except (ParameterTypeError, SignatureMismatchError) as exc:
-        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from exc
+        lines = [line.strip(" -") for line in str(exc).splitlines() if line.strip()]
+        raise ConfigError(f"{where}: {'; '.join(lines)}") from exc
 
 
 def _check_cron(expression: str, timezone: str | None, where: str) -> None:
