@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
-        bench-serve bench-stream bench-events bench-generate clean
+        bench-serve bench-stream bench-events bench-generate bench-flows clean
 
 setup: $(STAMP)
 
@@ -46,7 +46,7 @@ format: setup
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: bench-generate bench-quality bench-events bench-serve bench-stream
+bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-flows
 
 bench-generate: setup
 	$(BIN)/python benchmarks/bench_generate.py
@@ -62,6 +62,9 @@ bench-serve: setup
 
 bench-stream: setup
 	$(BIN)/python benchmarks/bench_stream.py
+
+bench-flows: setup
+	$(BIN)/python benchmarks/bench_flows.py $(BENCH_FLOWS_ARGS)
 
 clean:
 	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache
