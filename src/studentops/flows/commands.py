@@ -80,10 +80,11 @@ def run_cmd(
     settings = load_settings()
     params = parse_params(param or [])
     params.update({k: v for k, v in (("profile", profile), ("data", data)) if v is not None})
+    if name not in FLOW_NAMES:
+        raise ConfigError(f"unknown flow '{name}' (one of {', '.join(FLOW_NAMES)})")
+    # Prefect reads its settings once, when imported: only once the server's URL is known.
     with prefect_server(settings, ui=False):
         flows = _flows()
-        if name not in flows:
-            raise ConfigError(f"unknown flow '{name}' (one of {', '.join(flows)})")
         check_parameters(flows[name], params, f"flow '{name}'")
         result = flows[name](**params)
     typer.echo(json.dumps(result, indent=2, default=str))
@@ -93,15 +94,15 @@ def serve_cmd(
     limit: Annotated[int | None, typer.Option(help="Most runs at the same time.")] = None,
 ) -> None:
     """Run the scheduled flows of settings until stopped (Ctrl-C); sweep stuck runs meanwhile."""
+    from studentops.flows.schedules import parse_schedules, to_deployments
     from studentops.flows.server import prefect_server
 
     settings = load_settings()
     if not settings.flow_schedules:
         raise ConfigError("no flow_schedules in settings: nothing to serve (docs/orchestration.md)")
+    # Prefect reads its settings once, when imported: only once the server's URL is known.
     with prefect_server(settings) as server:
         from prefect import serve
-
-        from studentops.flows.schedules import parse_schedules, to_deployments
 
         flows = _flows()
         deployments = to_deployments(parse_schedules(settings.flow_schedules, flows), flows)
