@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
-        bench-serve bench-stream bench-events bench-generate bench-flows clean
+        bench-serve bench-stream bench-events bench-generate bench-drift bench-flows clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,15 @@ bench-serve: setup
 
 bench-stream: setup
 	$(BIN)/python benchmarks/bench_stream.py
+
+# Evidently 0.7.23 (the comparison) needs pandas 3.0.x and plotly < 6: its own venv.
+.venv-evidently/.installed:
+	$(BIN)/uv venv -q --python $(BIN)/python .venv-evidently
+	$(BIN)/uv pip install -q --python .venv-evidently/bin/python "evidently==0.7.23" "pandas>=3.0,<3.1" "plotly<6" pyarrow
+	@touch $@
+
+bench-drift: setup .venv-evidently/.installed
+	$(BIN)/python benchmarks/bench_drift.py $(BENCH_ARGS)
 
 bench-flows: setup
 	$(BIN)/python benchmarks/bench_flows.py $(BENCH_FLOWS_ARGS)

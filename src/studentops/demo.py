@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from studentops.config import Settings
+from studentops.demo_alerts import run_alerts_demo
 
 console = Console()
 
@@ -35,6 +36,7 @@ def run_demo(
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
     from studentops.datasets.validation import validate_file, write_rejects
+    from studentops.monitoring.demo_step import demo_drift_check
     from studentops.registry import models, tracking
     from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor, score_file, top_risk_students
@@ -129,6 +131,10 @@ def run_demo(
             reasons,
         )
     console.print(table)
+    drift = demo_drift_check(settings, profile, folder, rows=max(rows // 2, 500), seed=seed)
+    alerts = run_alerts_demo(
+        settings, profile, folder, rows=max(rows // 2, 500), budget_s=budget_s, seed=seed
+    )
     console.print(
         "\nMLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
         f"{settings.mlflow_tracking_uri}\n"
@@ -141,6 +147,8 @@ def run_demo(
         "promoted": decision.promoted,
         "scored": scored.accepted,
         "top": top,
+        "drift": drift,
+        "alerts": alerts,
     }
 
 

@@ -171,6 +171,7 @@ def run_check(
     from studentops.datasets.profile import load_profile
 
     settings = settings or load_settings()
+    settings.ensure_home()
     profile = load_profile(profile_name, settings.profiles_dir)
     started = dt.datetime.now(dt.UTC)
     opts = DriftOptions.from_settings(settings)

@@ -56,6 +56,7 @@ def record_outcomes(
     from studentops.monitoring.store import MonitorStore, Outcome
 
     settings = settings or load_settings()
+    settings.ensure_home()  # the default store is a SQLite file there
     profile = load_profile(profile_name, settings.profiles_dir)
     frame = read_table(data)
     id_col = next((c for c in ("student_id", profile.id) if c and c in frame.columns), None)

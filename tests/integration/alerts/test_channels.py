@@ -60,8 +60,7 @@ def test_smtp_starttls_login_and_the_mail_as_received(
     (artifacts / "alert-email.eml").write_bytes(raw)
     mail = email.message_from_bytes(raw, policy=email.policy.default)
     assert mail["Subject"] == (
-        "[WARNING] studentops uci-dropout-binary: firing: "
-        "Share of features that drifted is above 0.3"
+        "[WARNING] studentops uci-dropout-binary: firing: Share of drifted features is above 0.3"
     )
     assert mail["To"] == "counsellors@school.example"
     body = mail.get_body(("plain",)).get_content()

@@ -242,7 +242,7 @@ def test_rule_fires_better_challenger_is_promoted_and_served_without_failures(
     outcome.delivery.wait(10)
     lines = (world.home / "alerts" / "alerts.jsonl").read_text().splitlines()
     assert any("promoted to champion" in line for line in lines)
-    assert any("above 0.05" in line for line in lines)  # the rule's alert went there too
+    assert any("Performance dropped by more than 0.05" in line for line in lines)  # the rule
 
 
 def test_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(world: World) -> None:

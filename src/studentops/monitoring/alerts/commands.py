@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,6 +53,50 @@ def test_cmd(
     missing = len(channels) - len(results)
     if failed or missing:
         raise DeliveryFailed(f"{failed + missing} of {len(channels)} channels did not deliver")
+
+
+@alerts_app.command("check")
+def check_cmd(
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile to check.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Check this file instead of the prediction log.")
+    ] = None,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain/--no-retrain",
+            help="Retrain when a rule marked retrain: true fires (new rows: logged predictions "
+            "that have outcomes).",
+        ),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery.")] = 120.0,
+) -> None:
+    """Run a monitoring check, evaluate the alert rules on it and send what fired."""
+    from studentops.monitoring.alerts.engine import alert_on_check
+    from studentops.monitoring.check import run_check
+
+    settings = load_settings()
+    result = run_check(profile, settings=settings, data=data)
+    run = alert_on_check(settings, result)
+    results = run.wait(timeout)
+    if not run.transitions:
+        console.print(f"no alert changed state ({len(run.firing)} conditions still hold)")
+    for t in run.transitions:
+        console.print(f"{t.event}: {t.message.title} ({t.message.amount})")
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        console.print(f"[red]FAILED[/] {r.channel} after {r.attempts} attempts: {r.error}")
+    if retrain:
+        from studentops.monitoring.retraining.commands import print_decision
+        from studentops.monitoring.retraining.trigger import retrain_on_alerts
+
+        outcome = retrain_on_alerts(settings, run, result.profile)
+        if outcome is None:
+            console.print("no rule asked for retraining")
+        else:
+            print_decision(console, outcome.decision)
+            if outcome.delivery is not None:
+                outcome.delivery.wait(timeout)
 
 
 @alerts_app.command("list")

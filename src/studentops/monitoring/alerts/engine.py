@@ -186,38 +186,81 @@ def raise_alerts(
         if own_store:
             store.close()
     run = AlertRun(transitions, [e for e in evaluations if e.active])
-    for t in transitions:
-        log.warning("alert %s %s: %s (%s)", t.event, t.evaluation.rule.name, t.message.title,
-                    t.message.amount)  # fmt: skip
+    for group, message in grouped_messages(transitions, profile):
+        for t in group:
+            log.info("alert %s %s: %s (%s)", t.event, t.evaluation.rule.name,
+                     t.message.title, t.message.amount)  # fmt: skip
         run.deliveries.append(
             notify(
-                t.message,
+                message,
                 chosen,
                 retries=settings.alert_retries,
                 backoff_s=settings.alert_backoff_s,
-                on_result=_recorder(settings, profile, t),
+                on_result=_recorder(settings, profile, group),
             )
         )
     return run
 
 
-def _recorder(settings: Settings, profile: str, t: Transition) -> Callable[[DeliveryResult], None]:
+def grouped_messages(
+    transitions: list[Transition], profile: str
+) -> list[tuple[list[Transition], AlertMessage]]:
+    """One message per (rule, event): a rule that fires on six features sends one message
+    listing them, worst first, not six."""
+    groups: dict[tuple[str, str], list[Transition]] = {}
+    for t in transitions:
+        groups.setdefault((t.evaluation.rule.name, t.event), []).append(t)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append((group, group[0].message))
+            continue
+        rule = group[0].evaluation.rule
+        worst_first = sorted(
+            group,
+            key=lambda t: t.evaluation.observation.value,
+            reverse=rule.direction == "above",
+        )
+        names = [t.evaluation.subject for t in worst_first]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        first = worst_first[0].message
+        out.append(
+            (
+                group,
+                replace(
+                    first,
+                    title=f"{first.title.rsplit(': ', 1)[0]}: {len(names)} of them ({shown})",
+                    since=min(t.message.since for t in group),
+                    amount=f"worst {names[0]}: {first.amount}",
+                    details=tuple(
+                        f"{t.evaluation.subject}: {t.evaluation.amount}" for t in worst_first
+                    ),
+                ),
+            )
+        )
+    return out
+
+
+def _recorder(
+    settings: Settings, profile: str, group: list[Transition]
+) -> Callable[[DeliveryResult], None]:
     """Write a channel's outcome to the history (its own connection: it runs in a thread)."""
 
     def record(result: DeliveryResult) -> None:
         store = AlertStore(settings.prediction_log)
         try:
-            store.record(
-                profile,
-                t.evaluation.rule.name,
-                t.evaluation.subject,
-                "delivered" if result.ok else "delivery_failed",
-                detail={
-                    "channel": result.channel,
-                    "attempts": result.attempts,
-                    "error": result.error,
-                },
-            )
+            for t in group:
+                store.record(
+                    profile,
+                    t.evaluation.rule.name,
+                    t.evaluation.subject,
+                    "delivered" if result.ok else "delivery_failed",
+                    detail={
+                        "channel": result.channel,
+                        "attempts": result.attempts,
+                        "error": result.error,
+                    },
+                )
         finally:
             store.close()
 

@@ -161,10 +161,7 @@ def retrain(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     profile = load_profile(profile_name, settings.profiles_dir)
-    client = client_for(settings)
-    name = models.registered_model_name(profile.name)
-    champion = models.version_by_alias(client, name, models.CHAMPION)
-
+    # The rows first: a bad file fails fast, before the registry is touched.
     rows = split_new_rows(
         read_new_rows(profile, new_data),
         window_days=settings.retrain_window_days,
@@ -172,6 +169,9 @@ def retrain(
         min_eval_rows=settings.retrain_min_eval_rows,
         now=now,
     )
+    client = client_for(settings)
+    name = models.registered_model_name(profile.name)
+    champion = models.version_by_alias(client, name, models.CHAMPION)
     parts = [rows.train_new]
     if settings.retrain_include_original:
         base_path = Path(base_data) if base_data else original_data_path(
@@ -261,7 +261,7 @@ def retrain(
     )
     store_decision(settings.prediction_log, decision)
     tag_versions(client, name, decision)
-    log.warning("retraining %s: %s (%.1fs)", profile.name, reason, time.perf_counter() - started)
+    log.info("retraining %s: %s (%.1fs)", profile.name, reason, time.perf_counter() - started)
     delivery = None
     if announce:
         from studentops.monitoring.alerts.engine import announce as send

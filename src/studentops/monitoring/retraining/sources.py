@@ -18,12 +18,39 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from studentops.config import Settings
+    from studentops.datasets.profile import Profile
 
 
 def _features(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return dict(json.loads(value))
     return dict(value or {})
+
+
+def raw_targets(profile: Profile, outcomes: list[str]) -> list[Any]:
+    """Outcomes as values the profile's target column accepts.
+
+    Outcomes are stored as the model's classes (``Not dropout``); a profile that maps raw
+    values to classes (``Enrolled``, ``Graduate`` -> ``Not dropout``) validates the raw column,
+    so each class is written back as the first raw category that maps to it.
+    """
+    import pandas as pd
+
+    from studentops.datasets.profile import category_key
+
+    column = profile.columns.get(profile.target.column)
+    categories = list(getattr(column, "categories", None) or [])
+    if not categories:
+        return outcomes
+    try:
+        classes = profile.target_values(pd.DataFrame({profile.target.column: categories}))
+    except Exception:  # a target derived from another column: classes are the raw values
+        return outcomes
+    back: dict[str, Any] = {}
+    for raw, cls in zip(categories, list(classes), strict=True):
+        back.setdefault(category_key(cls), raw)
+    known = {category_key(c) for c in categories}
+    return [o if category_key(o) in known else back.get(category_key(o), o) for o in outcomes]
 
 
 def new_labelled_rows(settings: Settings, profile: str) -> pd.DataFrame:
@@ -43,6 +70,7 @@ def new_labelled_rows(settings: Settings, profile: str) -> pd.DataFrame:
     from studentops.monitoring.store import MonitorStore
 
     prof = load_profile(profile, settings.profiles_dir)
+    settings.ensure_home()  # the default store is a SQLite file there
     with MonitorStore(settings.prediction_log) as store:
         outcomes = store.read_outcomes(prof.name)
     if outcomes.empty:
@@ -66,6 +94,9 @@ def new_labelled_rows(settings: Settings, profile: str) -> pd.DataFrame:
             for v, g in zip(joined["features"], joined["groups"], strict=True)
         ]
     )
-    rows[prof.target.column] = joined["outcome"].to_numpy()
+    rows[prof.target.column] = raw_targets(prof, joined["outcome"].tolist())
+    if prof.id and prof.id not in rows.columns:
+        # The log keeps only the keyed hash; training needs an id column, not the student's.
+        rows[prof.id] = range(len(rows))
     rows["labelled_at"] = pd.to_datetime(joined["observed_at"], utc=True).to_numpy()
     return rows.sort_values("labelled_at", kind="stable").reset_index(drop=True)

@@ -95,8 +95,28 @@ def test_messages_say_what_since_how_much_and_link(store: AlertStore) -> None:
     obs = Observation("dataset_drift_share", 0.45, since=T0, report_url="file:///r/report.html")
     (t,) = apply_evaluations(store, "p", evaluate_rules(rules, [obs], "p"), now=T0)
     text = t.message.text()
-    assert "Share of features that drifted is above 0.3" in text
+    assert "Share of drifted features is above 0.3" in text
     assert "Since: 2026-03-01 08:00 UTC" in text
     assert "0.45 vs threshold 0.3 (+0.15)" in text
     assert "Report: file:///r/report.html" in text
     assert t.message.subject.startswith("[WARNING] studentops p: firing:")
+
+
+def test_one_message_per_rule_listing_features_worst_first(store: AlertStore) -> None:
+    from studentops.monitoring.alerts.engine import grouped_messages
+
+    rules = load_rules([{"name": "feature-drift", "kind": "feature_drift", "threshold": 1.0}])
+    obs = [
+        Observation("feature_drift", 1.5, "Age", since=T0),
+        Observation("feature_drift", 4.2, "Absences", since=T0),
+        Observation("feature_drift", 0.4, "GPA", since=T0),
+    ]
+    transitions = apply_evaluations(store, "p", evaluate_rules(rules, obs, "p"), now=T0)
+    ((group, message),) = grouped_messages(transitions, "p")
+    assert len(group) == 2
+    assert message.title == "Feature drift above 1x its threshold: 2 of them (Absences, Age)"
+    assert message.amount.startswith("worst Absences: 4.2x vs threshold 1x")
+    assert message.details == (
+        "Absences: 4.2x vs threshold 1x (+3.2x)",
+        "Age: 1.5x vs threshold 1x (+0.5x)",
+    )
