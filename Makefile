@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
-        bench-serve bench-stream bench-events bench-generate bench-drift clean lint-deploy dashboards
+        bench-serve bench-stream bench-events bench-generate bench-drift bench-flows clean \
+        lint-deploy dashboards
 
 setup: $(STAMP)
 
@@ -67,7 +68,7 @@ format: setup
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: bench-generate bench-quality bench-events bench-serve bench-stream
+bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-flows
 
 bench-generate: setup
 	$(BIN)/python benchmarks/bench_generate.py
@@ -92,6 +93,9 @@ bench-stream: setup
 
 bench-drift: setup .venv-evidently/.installed
 	$(BIN)/python benchmarks/bench_drift.py $(BENCH_ARGS)
+
+bench-flows: setup
+	$(BIN)/python benchmarks/bench_flows.py $(BENCH_FLOWS_ARGS)
 
 clean:
 	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache .venv-checkov

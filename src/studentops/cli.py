@@ -30,6 +30,7 @@ PARTS = (
     "privacy",
     "ui",
     "deploy",
+    "flows",
 )
 
 app = typer.Typer(

@@ -213,6 +213,27 @@ class Settings(BaseSettings):
         description="Host headers the server accepts (comma list, e.g. 'mlflow:5000,localhost:*');"
         " MLflow 3 refuses other hosts unless this is set.",
     )
+    # -- flows (docs/orchestration.md) ---------------------------------------------------------
+    prefect_api_url: str | None = Field(
+        None, description="Use this Prefect server's API; default: a local server under home."
+    )
+    prefect_database_url: str | None = Field(
+        None,
+        description="Database of the local Prefect server (postgresql+asyncpg://...); "
+        "default: SQLite under home/prefect.",
+    )
+    prefect_port: int = Field(4200, ge=0, description="Port of the local Prefect server (0: any).")
+    flow_schedules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Scheduled flows for `flows serve`: {flow, cron | interval_s, parameters}.",
+    )
+    flow_output_dir: Path | None = Field(
+        None, description="Where flows write risk lists and features; default: home/flows."
+    )
+    flow_stuck_after_s: float = Field(
+        6 * 3600.0, gt=0, description="A run Running or Pending longer than this is swept."
+    )
+    flow_sweep_interval_s: float = Field(300.0, gt=0, description="How often serve sweeps.")
     seed: int = 42
 
     @property
