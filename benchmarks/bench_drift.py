@@ -151,6 +151,10 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
     import pandas  # noqa: F401
     import pyarrow.dataset  # noqa: F401
     import scipy.special  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    import studentops.monitoring.predlog
+    import studentops.registry.tracking  # noqa: F401
 
     if mode == "full":
         started = time.perf_counter()
