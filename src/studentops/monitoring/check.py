@@ -217,6 +217,10 @@ def run_check(
             if report:
                 _write_report(result, settings, store)
             store.write_check(result)
+        if result.report_json:  # again, now with the check's id
+            import json
+
+            Path(result.report_json).write_text(json.dumps(result.to_dict(), indent=1))
     elif report:
         _write_report(result, settings, None)
     return result

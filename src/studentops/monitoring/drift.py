@@ -78,9 +78,9 @@ class DriftOptions:
 
 
 def _z(q: float) -> float:
-    from scipy.stats import norm
+    from scipy.special import ndtri  # norm.ppf without importing scipy.stats
 
-    return float(norm.ppf(q))
+    return float(ndtri(q))
 
 
 def _missing(

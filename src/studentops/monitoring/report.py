@@ -27,6 +27,7 @@ font-size:13px;text-align:left}th{background:#f3f3f3}.bad{color:#b00020;font-wei
 figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:13px}
 """
 _REF, _CUR = "#7a8fa6", "#d9822b"
+_NOT_PLOTTED = ("positive_rate", "outcome_rate", "mae")  # shares and a twin of rmse
 _LINE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
 
 
@@ -189,8 +190,7 @@ def render_html(result: CheckResult, history: pd.DataFrame | None = None) -> str
         charts = [
             (name, lines_svg(history, name))
             for name in sorted(set(history["metric"]))
-            if name in ("recall", "precision", "ece", "brier", "rmse")
-            or name not in ("positive_rate", "outcome_rate", "mae")
+            if name not in _NOT_PLOTTED
         ]
         charts = [(n, c) for n, c in charts if c]
         if charts:

@@ -41,9 +41,9 @@ def statistic(reference: np.ndarray, current: np.ndarray) -> float:
 
 def noise_floor(k: int, n: int, n_reference: int, q: float = 0.99) -> float:
     """The JS distance ``k`` categories reach by chance with probability ``1 - q``."""
-    from scipy.stats import chi2
+    from scipy.special import chdtri  # chi2.ppf(q, df) == chdtri(df, 1 - q)
 
     if n <= 0 or k < 2:
         return float("inf")
-    chance = chi2.ppf(q, k - 1) * (1.0 / n + 1.0 / max(n_reference, 1))
+    chance = chdtri(k - 1, 1 - q) * (1.0 / n + 1.0 / max(n_reference, 1))
     return float(math.sqrt(chance / (8.0 * math.log(2.0))))

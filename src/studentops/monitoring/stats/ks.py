@@ -39,9 +39,9 @@ def statistic(reference_quantiles: np.ndarray, current: np.ndarray) -> float:
 
 def noise_floor(k: int | None, n: int, n_reference: int, q: float = 0.99) -> float:
     """D reached by chance with probability ``1 - q`` (Kolmogorov's limit distribution)."""
-    from scipy.stats import kstwobign
+    from scipy.special import kolmogi  # kstwobign.ppf(q) == kolmogi(1 - q)
 
     if n <= 0:
         return float("inf")
     effective = n * n_reference / (n + n_reference) if n_reference else n
-    return float(kstwobign.ppf(q) / math.sqrt(effective))
+    return float(kolmogi(1 - q) / math.sqrt(effective))

@@ -38,8 +38,8 @@ def statistic(reference_quantiles: np.ndarray, current_quantiles: np.ndarray, sd
 
 def noise_floor(k: int | None, n: int, n_reference: int, q: float = 0.99) -> float:
     """The normalised W1 reached by chance with probability about ``1 - q`` (no change)."""
-    from scipy.stats import norm
+    from scipy.special import ndtri  # the normal quantile, norm.ppf
 
     if n <= 0:
         return float("inf")
-    return float((norm.ppf(q) + 0.5) * math.sqrt(1.0 / n + 1.0 / max(n_reference, 1)))
+    return float((ndtri(q) + 0.5) * math.sqrt(1.0 / n + 1.0 / max(n_reference, 1)))
