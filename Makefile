@@ -68,7 +68,7 @@ format: setup
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-flows
+bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-drift bench-flows
 
 bench-generate: setup
 	$(BIN)/python benchmarks/bench_generate.py
