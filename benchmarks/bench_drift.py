@@ -9,7 +9,7 @@ One run, one machine, the same frames for both tools:
    (SQLite, written here beforehand like the API writes it): the first check syncs the log into
    its columnar read layout (the one-off migration), a second check reads the synced layout
    (the steady state). Evidently gets the same rows as pandas frames (reading them not timed).
-   Each tool runs in its own child process; peak memory is that process's max RSS.
+   Each tool runs in its own child process; peak memory is that process's VmHWM.
 2. **tiny**: one column, 1,000,000 rows shifted by 0.01 standard deviation (must not alarm);
    Evidently with its default method and with a K-S p-value test.
 3. **windows**: 100 windows of 15 rows drawn from the reference distribution, all 40 columns
@@ -209,19 +209,29 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
     return out
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), MB. Not ``ru_maxrss``: Linux carries that
+    across fork and exec, so a child would report at least its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run_child(cmd: list[str]) -> tuple[dict[str, Any], float]:
-    """Run one tool in its own process; its JSON answer and its peak RSS in MB."""
+    """Run one tool in its own process; its JSON answer and its peak memory in MB."""
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, env={**os.environ, "PYTHONWARNINGS": "ignore"}
     )
     assert proc.stdout is not None
     output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[:3]} failed with exit code {proc.returncode}")
     lines = [line for line in output.decode().splitlines() if line.startswith("{")]
-    return json.loads(lines[-1]), usage.ru_maxrss / 1024
+    answer = json.loads(lines[-1])
+    return answer, float(answer.get("peak_mb", float("nan")))
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -242,7 +252,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child_studentops(args.folder, args.mode)))
+        print(json.dumps(child_studentops(args.folder, args.mode) | {"peak_mb": peak_mb()}))
         return
     if not EVIDENTLY_PY.exists():
         raise SystemExit(f"{EVIDENTLY_PY} missing: run `make bench-drift` (it creates it)")

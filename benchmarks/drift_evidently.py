@@ -93,7 +93,12 @@ def main() -> None:
             "any_column_alarm_rate": sum(per_window) / len(per_window),
             "column_alarm_rate": alarms / max(columns, 1),
         }
-    print(json.dumps(result))
+    peak = next(
+        int(line.split()[1]) / 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    print(json.dumps(result | {"peak_mb": peak}))
 
 
 if __name__ == "__main__":
