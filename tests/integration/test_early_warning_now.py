@@ -15,6 +15,7 @@ from studentops.config import load_settings
 from studentops.events.early_warning import weekly_training_frame
 from studentops.registry.models import promote
 from studentops.registry.tracking import client_for
+from studentops.serving.predictor import RANK_RESOLUTION
 from studentops.training.pipeline import train_and_register
 
 WEEK = 6
@@ -59,7 +60,8 @@ def test_train_two_presentations_score_the_third_at_week_6(
     assert len(ranked) == len(running)
     assert ranked["enrolment_id"].is_unique
     assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
-    assert np.all(np.diff(ranked["risk_score"].to_numpy()) <= 0)
+    # Risks within RANK_RESOLUTION are float noise, ordered by the model's log-odds instead.
+    assert np.all(np.diff(ranked["risk_score"].to_numpy()) <= RANK_RESOLUTION)
     assert ranked["reasons"].head(5).str.contains("up:|down:").all()
     assert ranked["reasons"].iloc[5:].fillna("").eq("").all()
     # The ranked list means something: the students it ranks first did fail or withdraw more.

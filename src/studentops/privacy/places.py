@@ -64,3 +64,10 @@ def rejects_dir(settings: Settings) -> Path:
 def events_dir(settings: Settings) -> Path:
     """Event-log feature tables built for training (one row per student id and week)."""
     return settings.home / "events"
+
+
+def risk_lists_dir(settings: Settings) -> Path:
+    """Risk lists saved by the dashboard (``<home>/dashboard/<profile>/batches/*.parquet``):
+    the school's own working lists, so they keep the raw id a counselor needs to find a
+    student; purge deletes them by age and erase removes one student's rows."""
+    return settings.home / "dashboard"

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from studentops.errors import ConfigError, DataError
 from studentops.monitoring.pseudonym import Pseudonymiser, normalise_id
-from studentops.privacy.places import TABLES, columnar_copy, events_dir, rejects_dir
+from studentops.privacy.places import (
+    TABLES,
+    columnar_copy,
+    events_dir,
+    rejects_dir,
+    risk_lists_dir,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -150,6 +156,11 @@ def purge(
             if path.stat().st_mtime < limit:
                 path.unlink()
                 removal.files[str(path)] = "deleted (older than the cut-off)"
+    snapshots = sorted((settings.home / "retraining").glob("*/*/train.parquet"))
+    for path in [*sorted(risk_lists_dir(settings).glob("*/batches/*")), *snapshots]:
+        if path.is_file() and path.stat().st_mtime < limit:
+            path.unlink()
+            removal.files[str(path)] = "deleted (older than the cut-off)"
     return removal
 
 
@@ -234,6 +245,15 @@ def _erase_in_files(settings: Settings, raw: str, removal: Removal) -> None:
     folder = events_dir(settings)
     for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
         id_column = _profile_id_column(path, settings)
+        if not id_column:
+            continue
+        frame = pd.read_parquet(path)
+        if id_column not in frame.columns:
+            continue
+        hit = frame[id_column].map(normalise_id) == raw
+        _rewrite(path, frame, hit, removal, frame.to_parquet)
+    for path in sorted(risk_lists_dir(settings).glob("*/batches/*.parquet")):
+        id_column = _profile_id_column(Path(f"{path.parent.parent.name}-list"), settings)
         if not id_column:
             continue
         frame = pd.read_parquet(path)

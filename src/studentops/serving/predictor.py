@@ -222,7 +222,8 @@ class Predictor:
 
         Risks are compared at ``RANK_RESOLUTION`` (1e-9): saturated probabilities that differ
         only by float noise in their last digits are equal, and the key decides between them;
-        any real difference of risk keeps its order, so ``risk_score`` never rises down a list.
+        any real difference of risk keeps its order, so ``risk_score`` never rises down a list by
+        more than that resolution.
         Missing risks go last.
         """
         risk = np.nan_to_num(np.round(scores.risk / RANK_RESOLUTION), nan=-np.inf)

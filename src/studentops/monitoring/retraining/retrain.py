@@ -195,6 +195,11 @@ def retrain(
     folder = settings.ensure_home() / "retraining" / profile.name / stamp
     folder.mkdir(parents=True, exist_ok=True)
     train_file = folder / "train.parquet"
+    if profile.id and profile.id in training.columns:
+        # The snapshot is kept for audit; it needs unique ids, not the school's raw ones.
+        from studentops.monitoring.pseudonym import Pseudonymiser
+
+        training[profile.id] = training[profile.id].map(Pseudonymiser(settings.pseudonym_key))
     training.to_parquet(train_file, index=False)
 
     outcome = train_and_register(
