@@ -243,17 +243,15 @@ def _erase_in_files(settings: Settings, raw: str, removal: Removal) -> None:
         hit = (frame["column"] == id_column) & (frame["value"].map(normalise_id) == raw)
         _rewrite(path, frame, hit, removal, frame.to_csv)
     folder = events_dir(settings)
-    for path in sorted(folder.glob("*.parquet")) if folder.is_dir() else []:
-        id_column = _profile_id_column(path, settings)
-        if not id_column:
-            continue
-        frame = pd.read_parquet(path)
-        if id_column not in frame.columns:
-            continue
-        hit = frame[id_column].map(normalise_id) == raw
-        _rewrite(path, frame, hit, removal, frame.to_parquet)
-    for path in sorted(risk_lists_dir(settings).glob("*/batches/*.parquet")):
-        id_column = _profile_id_column(Path(f"{path.parent.parent.name}-list"), settings)
+    # Event-log feature files are named <profile>-week-W; a saved risk list sits in its
+    # profile's folder (<home>/dashboard/<profile>/batches/).
+    tables = [(p, p) for p in sorted(folder.glob("*.parquet"))] if folder.is_dir() else []
+    tables += [
+        (p, Path(f"{p.parent.parent.name}-list"))
+        for p in sorted(risk_lists_dir(settings).glob("*/batches/*.parquet"))
+    ]
+    for path, named in tables:
+        id_column = _profile_id_column(named, settings)
         if not id_column:
             continue
         frame = pd.read_parquet(path)

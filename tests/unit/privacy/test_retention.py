@@ -133,3 +133,26 @@ def test_cli_erase_and_rotate(settings: Settings, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("STUDENTOPS_NEW_PSEUDONYM_KEY", raising=False)
     refused = runner.invoke(app, ["privacy", "rotate-key", "--ids", "x.csv"])
     assert refused.exit_code != 0
+
+
+def test_dashboard_risk_lists_are_erased_and_purged(settings: Settings, tmp_path: Path) -> None:
+    import os
+
+    from studentops.privacy.places import risk_lists_dir
+
+    batches = risk_lists_dir(settings) / "toy-dropout" / "batches"
+    batches.mkdir(parents=True)
+    kept, old = batches / "20261130T000000-1.parquet", batches / "20240101T000000-1.parquet"
+    frame = pd.DataFrame({"student_id": [seed.STUDENTS[0], seed.STUDENTS[2]], "rank": [1, 2]})
+    frame.to_parquet(kept)
+    frame.to_parquet(old)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "toy-dropout.yaml").write_text(TOY_PROFILE, encoding="utf-8")
+    named = load_settings(profiles_dir=tmp_path / "profiles")
+    gone = erase(named, seed.STUDENTS[0])
+    assert gone.files[str(kept)] == "1 row(s) removed"
+    assert pd.read_parquet(kept)["student_id"].tolist() == [seed.STUDENTS[2]]
+    os.utime(old, (seed.OLD.timestamp(), seed.OLD.timestamp()))
+    os.utime(kept, (seed.RECENT.timestamp(), seed.RECENT.timestamp()))
+    removed = purge(named, 365, now=seed.NOW)
+    assert str(old) in removed.files and not old.exists() and kept.exists()
