@@ -77,9 +77,9 @@ def score_frame(
 
     The predictions are the input rows that passed, with ``prediction`` (the class label),
     ``proba_<label>`` per class, ``risk_score``, ``risk_log_odds`` (the tie-break of equal
-    risks), ``risk_band``, ``band_reason``, ``rank`` (integers from 1) and ``model_version``
-    appended (and ``reasons`` with ``explain``), highest risk first. Bands follow the
-    predictor's rule for lists (:meth:`RiskBands.list_bands`).
+    risks; see :meth:`Predictor.rank_key`), ``risk_band``, ``band_reason``, ``rank`` (integers
+    from 1) and ``model_version`` appended (and ``reasons`` with ``explain``), highest risk
+    first. Bands follow the predictor's rule for lists (:meth:`RiskBands.list_bands`).
     """
     frame = frame.reset_index(drop=True)
     result = validate_known(frame, predictor)
