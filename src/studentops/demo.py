@@ -23,8 +23,18 @@ console = Console()
 DEMO_PROFILE = "student-performance"
 
 
-def _step(n: int, text: str) -> None:
-    console.rule(f"[bold]{n}. {text}")
+class Steps:
+    """The demo's step headings, numbered here in the order they are printed: the parts'
+    steps (monitoring, alerts, model card) take this as their ``step`` and never number."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.titles: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.count += 1
+        self.titles.append(f"{self.count}. {text}")
+        console.rule(f"[bold]{self.count}. {text}")
 
 
 def run_demo(
@@ -52,8 +62,9 @@ def run_demo(
     profile = load_profile(profile_name, settings.profiles_dir)
     folder = settings.ensure_home() / "demo"
     folder.mkdir(parents=True, exist_ok=True)
+    step = Steps()
 
-    _step(1, f"generate a synthetic cohort ({rows:,} students, profile {profile.name})")
+    step(f"generate a synthetic cohort ({rows:,} students, profile {profile.name})")
     started = time.perf_counter()
     cohort = write_cohort(generate_cohort(profile, rows=rows, seed=seed), folder / "cohort.csv")
     # Next term's students: no outcome yet, and a little drift in absences.
@@ -66,12 +77,12 @@ def run_demo(
     to_score = write_cohort(new_term, folder / "new-term.csv")
     console.print(f"wrote {cohort} and {to_score} in {time.perf_counter() - started:.1f}s")
 
-    _step(2, "validate every row against the profile")
+    step("validate every row against the profile")
     _, validation = validate_file(profile, cohort, settings=settings)
     rejects = write_rejects(validation, profile.name, settings)
     print_summary(validation.summary() | {"rejects_file": str(rejects) if rejects else None})
 
-    _step(3, f"train: search algorithms and hyperparameters for {budget_s:.0f}s, log to MLflow")
+    step(f"train: search algorithms and hyperparameters for {budget_s:.0f}s, log to MLflow")
     with TrialProgress(budget_s, "training") as progress:
         outcome = train_and_register(
             profile,
@@ -88,7 +99,7 @@ def run_demo(
     )
     console.print(_metrics_table(result.test_metrics, result.metric))
 
-    _step(4, "register and promote the champion (gates: better score, fairness gap)")
+    step("register and promote the champion (gates: better score, fairness gap)")
     client = tracking.client_for(settings)
     decision = models.promote(
         client, profile.name, margin=settings.promote_margin, max_gap=settings.fairness_max_gap
@@ -98,7 +109,7 @@ def run_demo(
     verdict = "promoted to champion" if decision.promoted else "kept as challenger"
     console.print(f"{decision.name} v{decision.version} {verdict}")
 
-    _step(5, "score next term's students with the champion")
+    step("score next term's students with the champion")
     predictor = load_predictor(profile.name, settings)
     scored = score_file(
         profile.name,
@@ -113,13 +124,21 @@ def run_demo(
     )
     console.print(band_counts(scored.out_path))
 
-    _step(6, "the ten students at highest risk, and why")
+    step("the ten students at highest risk, and why")
     top = show_risk_list(predictor, to_score)
-    drift = demo_drift_check(settings, profile, folder, rows=max(rows // 2, 500), seed=seed)
-    alerts = run_alerts_demo(
-        settings, profile, folder, rows=max(rows // 2, 500), budget_s=budget_s, seed=seed
+    drift = demo_drift_check(
+        settings, profile, folder, rows=max(rows // 2, 500), seed=seed, step=step
     )
-    demo_card_step(settings, profile.name)
+    alerts = run_alerts_demo(
+        settings,
+        profile,
+        folder,
+        rows=max(rows // 2, 500),
+        budget_s=budget_s,
+        seed=seed,
+        step=step,
+    )
+    demo_card_step(settings, profile.name, step=step)
     console.print(closing_hint(settings, profile.name))
     console.print(demo_dashboard(settings, predictor, to_score))
     return {
@@ -130,6 +149,7 @@ def run_demo(
         "top": top,
         "drift": drift,
         "alerts": alerts,
+        "steps": step.titles,
     }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import textwrap
 import threading
 from typing import Annotated, Any
 
@@ -52,14 +54,27 @@ def list_cmd() -> None:
     settings = load_settings()
     apply_environment(settings)
     flows = _flows()
+    width = shutil.get_terminal_size().columns  # COLUMNS when set; lines wrap, never run over
     for name, fl in flows.items():
         doc = (fl.fn.__doc__ or "").strip().splitlines()[0]
-        typer.echo(f"{name:16} {doc}")
+        typer.echo(_wrapped(f"{name:16} {doc}", width, indent=17))
     schedules = parse_schedules(settings.flow_schedules, flows)
     typer.echo(f"\n{len(schedules)} schedule(s) in settings")
     for s in schedules:
         timing = f"cron '{s.cron}' {s.timezone or 'UTC'}" if s.cron else f"every {s.interval_s}s"
-        typer.echo(f"  {s.name}: {s.flow} {timing} {json.dumps(s.parameters)}")
+        line = f"  {s.name}: {s.flow} {timing} {json.dumps(s.parameters)}"
+        typer.echo(_wrapped(line, width, indent=4))
+
+
+def _wrapped(line: str, width: int, indent: int) -> str:
+    """``line`` wrapped at ``width`` (at least 40), continuation lines indented."""
+    return textwrap.fill(
+        line,
+        width=max(width, 40),
+        subsequent_indent=" " * indent,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
 
 
 def run_cmd(

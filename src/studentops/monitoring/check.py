@@ -20,6 +20,7 @@ import numpy as np
 from studentops.errors import DataError, ModelError
 from studentops.monitoring.drift import (
     DriftOptions,
+    class_labeller,
     compare_categorical,
     compare_features,
     compare_numeric,
@@ -191,8 +192,12 @@ def run_check(
         window = window_from_file(data, profile)
         source, kind = str(data), "drift"
     n_rows = len(window)
-    features = compare_features(reference, feature_columns(window, reference), n_rows, opts)
-    prediction = _prediction_drift(window, reference, model_version, opts, data is None)
+    features = compare_features(
+        reference, feature_columns(window, reference), n_rows, opts, profile=profile
+    )
+    prediction = _prediction_drift(
+        window, reference, model_version, opts, data is None, profile=profile
+    )
     result = CheckResult(
         profile=profile.name,
         model_name=model_name,
@@ -232,6 +237,7 @@ def _prediction_drift(
     version: str,
     opts: DriftOptions,
     from_log: bool,
+    profile: Profile | None = None,
 ) -> list[FeatureDrift]:
     import pandas as pd
 
@@ -246,7 +252,7 @@ def _prediction_drift(
     risk = None
     if "risk_score" in rows.columns:
         risk = pd.to_numeric(rows["risk_score"], errors="coerce").to_numpy(float)
-    return compare_predictions(reference, predictions, risk, opts)
+    return compare_predictions(reference, predictions, risk, opts, profile=profile)
 
 
 def _add_performance(
@@ -315,6 +321,7 @@ def _add_performance(
                 category_keys(outcomes["outcome"].astype(object)),
                 opts,
                 "target",
+                label=class_labeller(profile),
             )
         if n < opts.min_rows:
             target.drifted = target.missing_drifted = target.unseen_drifted = False

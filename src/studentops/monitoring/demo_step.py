@@ -7,6 +7,7 @@ scenarios (:mod:`studentops.datasets.drift`) so the drift is known in advance.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +23,16 @@ DEMO_DRIFTS = {
 
 
 def demo_drift_check(
-    settings: Settings, profile: Profile, folder: Path, rows: int = 2_000, seed: int = 42
+    settings: Settings,
+    profile: Profile,
+    folder: Path,
+    rows: int = 2_000,
+    seed: int = 42,
+    step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score a cohort drifted by ``DEMO_DRIFTS``, run the check on it, print the verdict.
+
+    ``step`` prints the step's heading (the demo numbers its steps in one place).
 
     Returns the drifted features, the verdict and the report's path (the demo test reads them).
     """
@@ -37,7 +45,8 @@ def demo_drift_check(
 
     console = Console()
     drifts = DEMO_DRIFTS.get(profile.name, [])
-    console.rule(f"[bold]7. monitoring: a drifted cohort ({', '.join(drifts) or 'none'})")
+    heading = step or (lambda text: console.rule(f"[bold]{text}"))
+    heading(f"monitoring: a drifted cohort ({', '.join(drifts) or 'none'})")
     cohort = generate_cohort(profile, rows=rows, seed=seed + 2, drifts=drifts)
     cohort = cohort.drop(
         columns=[c for c in (profile.target.column, profile.target_source) if c and c in cohort]

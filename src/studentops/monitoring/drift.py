@@ -19,6 +19,7 @@ called drifted: the verdict is ``too_few_rows``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from studentops.config import Settings
+    from studentops.datasets.profile import Profile
+
+# A category key -> its display name (the profile's label), None when the key speaks for itself.
+Labeller = Callable[[str], str | None]
+
+
+def shown(key: str, label: Labeller | None = None) -> str:
+    """A category for people: ``'Yes' (1)`` when the profile labels it, else ``'1'``."""
+    name = label(key) if label is not None else None
+    return f"{name!r} ({key})" if name and name != key else repr(key)
 
 
 @dataclass(frozen=True)
@@ -193,8 +204,11 @@ def compare_categorical(
     keys: pd.Series,
     opts: DriftOptions,
     kind: FeatureKind = "categorical",
+    label: Labeller | None = None,
 ) -> FeatureDrift:
-    """One category column, ``keys`` (category keys as text, NA for missing), vs its reference."""
+    """One category column, ``keys`` (category keys as text, NA for missing), vs its reference.
+
+    ``label`` names a category in the message and the report (the profile's labels)."""
     n_all = len(keys)
     counts = keys.dropna().value_counts()
     n = int(counts.sum())
@@ -227,15 +241,17 @@ def compare_categorical(
     if judged.drifted:
         moved = np.abs(cur_shares - ref_shares)
         i = int(np.argmax(moved))
-        label = ref.categories[i] if i < len(ref.categories) else "other/unseen"
+        moved_most = (
+            shown(ref.categories[i], label) if i < len(ref.categories) else "'other/unseen'"
+        )
         parts.append(
             f"mix changed ({name_stat} {judged.value:.3f} >= {judged.threshold:.3g}): "
-            f"largest change {label!r} {ref_shares[i]:.0%} -> {cur_shares[i]:.0%}"
+            f"largest change {moved_most} {ref_shares[i]:.0%} -> {cur_shares[i]:.0%}"
         )
     if missing_drifted:
         parts.append(missing_text)
     if unseen_drifted:
-        examples = ", ".join(repr(str(c)) for c in unseen.index[:3])
+        examples = ", ".join(shown(str(c), label) for c in unseen.index[:3])
         parts.append(
             f"{unseen_share:.1%} of values are categories never seen in training ({examples})"
         )
@@ -256,6 +272,10 @@ def compare_categorical(
         message=message,
         details={
             "categories": [*ref.categories[:30], "other/unseen"],
+            "labels": [
+                *((label(c) if label is not None else None) or c for c in ref.categories[:30]),
+                "other/unseen",
+            ],
             "reference": [float(s) for s in [*ref_shares[:30], ref_shares[-1]]],
             "current": [float(s) for s in [*cur_shares[:30], cur_shares[-1]]],
             "noise_floor": judged.noise,
@@ -272,22 +292,41 @@ def _quiet(entry: FeatureDrift) -> FeatureDrift:
 
 
 def compare_features(
-    reference: ReferenceProfile, columns: dict[str, Any], n_rows: int, opts: DriftOptions
+    reference: ReferenceProfile,
+    columns: dict[str, Any],
+    n_rows: int,
+    opts: DriftOptions,
+    profile: Profile | None = None,
 ) -> list[FeatureDrift]:
     """Every feature of the reference found in ``columns`` (name -> values), in profile order.
 
-    Numbers are float arrays with NaN for missing; categories are pandas Series of keys.
+    Numbers are float arrays with NaN for missing; categories are pandas Series of keys,
+    named by ``profile``'s labels in the messages when it is given.
     """
     out = []
     for name, ref in reference.features.items():
         if name not in columns:
             continue
         if isinstance(ref, CategoricalReference):
-            entry = compare_categorical(name, ref, columns[name], opts)
+            label = _value_labeller(profile, name)
+            entry = compare_categorical(name, ref, columns[name], opts, label=label)
         else:
             entry = compare_numeric(name, ref, columns[name], opts)
         out.append(entry if n_rows >= opts.min_rows else _quiet(entry))
     return out
+
+
+def _value_labeller(profile: Profile | None, column: str) -> Labeller | None:
+    if profile is None:
+        return None
+    return lambda key: profile.value_label(column, key)
+
+
+def class_labeller(profile: Profile | None) -> Labeller | None:
+    """The target's classes by their labels (predictions and outcomes)."""
+    if profile is None:
+        return None
+    return profile.class_label
 
 
 def compare_predictions(
@@ -295,15 +334,24 @@ def compare_predictions(
     predictions: pd.Series | None,
     risk: np.ndarray | None,
     opts: DriftOptions,
+    profile: Profile | None = None,
 ) -> list[FeatureDrift]:
-    """Prediction drift: the class mix (category keys) and the risk-score distribution."""
+    """Prediction drift: the class mix (category keys, named by ``profile``'s class labels)
+    and the risk-score distribution."""
     out = []
     n = 0
     if reference.prediction is not None and predictions is not None and len(predictions):
         n = len(predictions)
         js = DriftOptions(**{**opts.__dict__, "categorical_statistic": "jensen_shannon"})
         out.append(
-            compare_categorical("prediction", reference.prediction, predictions, js, "prediction")
+            compare_categorical(
+                "prediction",
+                reference.prediction,
+                predictions,
+                js,
+                "prediction",
+                label=class_labeller(profile),
+            )
         )
     if reference.risk_score is not None and risk is not None and len(risk):
         n = max(n, len(risk))

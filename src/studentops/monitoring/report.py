@@ -47,7 +47,7 @@ def bars_svg(feature: FeatureDrift, width: int = 460, height: int = 190) -> str:
     ref = d.get("reference") or []
     cur = d.get("current") or []
     if "categories" in d:
-        labels = [str(c) for c in d["categories"]]
+        labels = [str(c) for c in d.get("labels") or d["categories"]]
     else:
         edges = d.get("edges") or []
         bounds = ["-inf", *[f"{e:.3g}" for e in edges], "inf"]

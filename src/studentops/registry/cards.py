@@ -14,6 +14,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from studentops.config import Settings, load_settings
@@ -295,15 +296,19 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def demo_card_step(settings: Settings, profile_name: str) -> dict[str, Any]:
+def demo_card_step(
+    settings: Settings, profile_name: str, step: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """The demo's responsible-use step: where the served model's card is and what it says in brief.
 
-    Returns the card's data (the demo test reads it).
+    ``step`` prints the step's heading (the demo numbers its steps in one place). Returns the
+    card's data (the demo test reads it).
     """
     from rich.console import Console
 
     console = Console()
-    console.rule("[bold]8. responsible use: the model card and the fairness audit")
+    heading = step or (lambda text: console.rule(f"[bold]{text}"))
+    heading("responsible use: the model card and the fairness audit")
     card = json.loads(model_card(profile_name, fmt="json", settings=settings))
     op = card.get("operating") or {}
     if op:

@@ -161,6 +161,7 @@ def train_cmd(
 ) -> None:
     """Validate, split, search, fit, evaluate, log to MLflow and register a challenger."""
     from studentops.datasets.commands import print_summary
+    from studentops.output import echoed_by_command
     from studentops.training.pipeline import train_and_register
 
     quiet_library_logs(optuna=True)
@@ -173,7 +174,11 @@ def train_cmd(
             f"of each module -> {data}"
         )
     after = "search over: fitting, evaluating, logging"
-    with TrialProgress(time_budget, "training", after=after) as progress:
+    # The pipeline logs its data warnings for library use; here the summary prints them.
+    with (
+        echoed_by_command("studentops.training.pipeline"),
+        TrialProgress(time_budget, "training", after=after) as progress,
+    ):
         outcome = train_and_register(
             profile,
             data,
@@ -318,6 +323,7 @@ def fairness_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Fairness audit of a version: per-group rates with 95% intervals, gaps, the gate."""
+    from studentops.output import print_rows
     from studentops.registry.card_content import fairness_tables
     from studentops.training.audit import audit_version
 
@@ -335,18 +341,13 @@ def fairness_cmd(
     )
     if not audit.report.get("attributes"):
         console.print("the profile names no sensitive attributes: nothing to audit")
-    # Wide tables fold inside their cells rather than cut figures short with an ellipsis.
-    wide = Console(width=max(console.width, 150))
+    # A table that does not fit the terminal is printed one group per block: nothing is cut.
     for block in fairness_tables(audit.report, digits=2):
         if block.kind != "table":
-            wide.print(block.text)
+            console.print(block.text)
             continue
-        table = Table(title=block.caption, title_justify="left")
-        for name in block.header:
-            table.add_column(name, overflow="fold")
-        for row in block.rows:
-            table.add_row(*(cell.replace("**", "") for cell in row))
-        wide.print(table)
+        rows = [[cell.replace("**", "") for cell in row] for row in block.rows]
+        print_rows(console, block.header, rows, title=block.caption)
     mark = "[green]pass[/]" if audit.gate.passed else "[red]FAIL[/]"
     console.print(f"{mark} fairness gate: {audit.gate.detail}")
 

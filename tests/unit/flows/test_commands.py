@@ -13,9 +13,11 @@ import yaml
 from studentops.errors import ConfigError
 
 
-def run(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, config: Path, columns: int | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "STUDENTOPS_"))}
     env["STUDENTOPS_CONFIG"] = str(config)
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "studentops", "flows", *args],
         capture_output=True,
@@ -56,6 +58,25 @@ def test_list_shows_flows_and_schedules_without_touching_the_user_prefect(config
         assert f"\n{name} " in f"\n{res.stdout}"
     assert "nightly: score cron '0 2 * * *' UTC" in res.stdout
     assert (config.parent / "state" / "prefect").is_dir()
+
+
+def test_list_fits_80_columns(config: Path) -> None:
+    values = yaml.safe_load(config.read_text())
+    values["flow_schedules"] = [
+        {
+            "name": "nightly-scoring-of-the-whole-school",
+            "flow": "score",
+            "cron": "0 2 * * *",
+            "parameters": {"profile": "student-performance", "data": "/srv/school/term.csv"},
+        }
+    ]
+    config.write_text(yaml.safe_dump(values))
+    res = run("list", config=config, columns=80)
+    assert res.returncode == 0, res.stderr
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80, res.stdout
+    for name in ("train", "score", "events-features", "monitor", "retrain"):
+        assert f"\n{name} " in f"\n{res.stdout}"
+    assert "nightly-scoring-of-the-whole-school: score cron '0 2 * * *'" in res.stdout
 
 
 def test_params_are_yaml_scalars_and_the_names_match_the_flows() -> None:

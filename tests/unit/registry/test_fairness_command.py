@@ -60,3 +60,22 @@ def test_fairness_command_prints_tables_and_gate(
     assert json.loads(as_json.output)["gate"]["attribute"] == "gender"
     missing = runner.invoke(app, ["fairness", "--profile", "toy-dropout", "--version", "9"])
     assert missing.exit_code != 0
+
+
+def test_fairness_command_fits_80_columns(
+    settings: Settings, toy_model: Any, toy_valid: pd.DataFrame, monkeypatch: Any
+) -> None:
+    from rich.console import Console
+
+    report = fairness_report(toy_model, toy_valid)
+    _register(settings, report)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(commands, "console", Console())
+    app = typer.Typer()
+    commands.register(app)
+    shown = CliRunner().invoke(app, ["fairness", "--profile", "toy-dropout"])
+    assert shown.exit_code == 0, shown.output
+    assert max(len(line) for line in shown.output.splitlines()) <= 80, shown.output
+    for word in ("gender", "FNR", "largest gap", "fairness gate"):
+        assert word in shown.output
+    assert f"{report['attributes']['gender']['groups']['f']['count']}" in shown.output

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from studentops.config import load_settings
 
@@ -107,13 +106,14 @@ def list_cmd(
 ) -> None:
     """Alerts with their state (firing, resolved), or their history of events."""
     from studentops.monitoring.alerts.store import AlertStore
+    from studentops.output import print_rows
 
     store = AlertStore(load_settings().prediction_log)
     try:
         if history:
-            table = Table("at (UTC)", "profile", "rule", "subject", "event", "value", "detail")
-            for row in store.history(profile, limit=limit):
-                table.add_row(
+            header = ["at (UTC)", "profile", "rule", "subject", "event", "value", "detail"]
+            rows = [
+                [
                     f"{row['at']:%Y-%m-%d %H:%M}",
                     row["profile"],
                     row["rule"],
@@ -121,22 +121,30 @@ def list_cmd(
                     row["event"],
                     "-" if row["value"] is None else f"{row['value']:.4g}",
                     (row["detail"] or "")[:80],
-                )
+                ]
+                for row in store.history(profile, limit=limit)
+            ]
         else:
-            table = Table("profile", "rule", "subject", "state", "severity", "since", "value")
-            for s in store.states(profile)[-limit:]:
-                table.add_row(
-                    s.profile,
+            header = ["rule", "profile", "subject", "state", "severity", "since", "value"]
+            rows = [
+                [
                     s.rule,
+                    s.profile,
                     s.subject or "-",
                     f"[red]{s.state}[/]" if s.state == "firing" else s.state,
                     s.severity,
                     f"{s.since:%Y-%m-%d %H:%M}",
                     "-" if s.value is None else f"{s.value:.4g}",
-                )
+                ]
+                for s in store.states(profile)[-limit:]
+            ]
     finally:
         store.close()
-    console.print(table)
+    if not rows:
+        console.print("no alert events yet" if history else "no alerts yet")
+        return
+    # Below the table's width: one block per alert, nothing cut (an 80-column terminal).
+    print_rows(console, header, rows)
 
 
 def register(app: typer.Typer) -> None:

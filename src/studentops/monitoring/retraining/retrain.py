@@ -134,6 +134,7 @@ def retrain(
     announce: bool = True,
     channels: list[Channel] | None = None,
     on_trial: OnTrial | None = None,
+    report_url: str | None = None,
 ) -> RetrainOutcome:
     """Train a challenger on original plus new labelled data and promote it only through gates.
 
@@ -149,6 +150,8 @@ def retrain(
         time_budget_s: training budget, seconds (default ``retrain_budget_s``).
         now: end of the window (default: the clock).
         announce: send the decision to the alert channels (in the background).
+        report_url: the monitoring report that led here (the check's HTML report), linked
+            from the announcement; default ``alert_report_url``.
 
     Returns:
         A :class:`RetrainOutcome`; the decision is also stored and tagged.
@@ -281,5 +284,7 @@ def retrain(
     if announce:
         from studentops.monitoring.alerts.engine import announce as send
 
-        delivery = send(settings, decision.message(settings.alert_report_url), channels)
+        delivery = send(
+            settings, decision.message(report_url or settings.alert_report_url), channels
+        )
     return RetrainOutcome(decision=decision, train_file=train_file, delivery=delivery)

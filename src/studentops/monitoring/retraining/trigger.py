@@ -44,4 +44,7 @@ def retrain_on_alerts(
     if not run.retrain_wanted:
         return None
     rows = new_data if new_data is not None else new_labelled_rows(settings, profile)
+    reports = [e.observation.report_url for e in run.retrain_wanted if e.observation.report_url]
+    if reports:  # the check's report, linked from the decision's announcement
+        options.setdefault("report_url", reports[0])
     return retrain(settings, profile, rows, trigger=trigger_text(run), **options)
