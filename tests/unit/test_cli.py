@@ -65,6 +65,22 @@ def test_user_errors_are_one_line(args: list[str], message: str, home: Path) -> 
     assert "Traceback" not in res.stderr
 
 
+def test_validate_without_the_target_points_to_no_target(tmp_path: Path, home: Path) -> None:
+    data = tmp_path / "to-score.csv"
+    make_perf_frame(10).drop(columns=["GradeClass", "GPA"], errors="ignore").to_csv(
+        data, index=False
+    )
+    res = run("validate", "-p", "student-performance", "-d", str(data))
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "error: no target: column 'GradeClass' is missing "
+        "(use --no-target to validate data to score)"
+    )
+    assert (
+        run("validate", "-p", "student-performance", "-d", str(data), "--no-target").returncode == 0
+    )
+
+
 def test_profile_show_and_infer(tmp_path: Path) -> None:
     res = run("profile", "show", "exams-math")
     assert res.returncode == 0 and "math_score" in res.stdout

@@ -106,11 +106,22 @@ def validate_cmd(
 ) -> None:
     """Check every row against the profile; rejects go to a file with row, column and reason."""
     from studentops.datasets.validation import validate_file, write_rejects
+    from studentops.errors import DataError
 
     settings = load_settings()
-    prof, result = validate_file(
-        profile, data, sep=sep, require_target=not no_target, settings=settings, encoding=encoding
-    )
+    try:
+        prof, result = validate_file(
+            profile,
+            data,
+            sep=sep,
+            require_target=not no_target,
+            settings=settings,
+            encoding=encoding,
+        )
+    except DataError as exc:
+        if no_target or not str(exc).startswith("no target:"):
+            raise
+        raise DataError(f"{exc} (use --no-target to validate data to score)") from exc
     rejects_path = write_rejects(result, prof.name, settings, rejects)
     if out:
         from studentops.datasets.synthetic import write_cohort

@@ -321,15 +321,18 @@ class Rule:
             return Verdict(None, Reject("wrong type", "wrong type (expected a category value)"))
         if not isinstance(value, str) and self.is_missing(value):
             return self._missing()
+        # A listed category wins over an NA token, also after folding: a profile that lists
+        # ``none`` among the categories (``test_preparation_course: none | completed``) reads
+        # ``none`` and ``None`` as that category, never as missing (see docs/data.md).
         key = _category_key(value)
         if key in self._exact:
             return Verdict(self._exact[key])
         if isinstance(value, str):
-            if self.is_missing(value):
-                return self._missing()
             folded = fold(value)
             if folded in self._folded:
                 return Verdict(self._folded[folded], folded=True)
+            if self.is_missing(value):
+                return self._missing()
             if self._numeric_cats:
                 number = self.parse_number_text(value.strip())
                 if isinstance(number, float):

@@ -35,6 +35,16 @@ TARGET_NAME = re.compile(
 )
 DATE_NAME = re.compile(r"(date|_on$|_at$|^dob$|birth|day)", re.IGNORECASE)
 CODE_VALUE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9_/.-]*$")
+# NA tokens that are values. An NA token (``none``, ``NA``, ``-``) means missing in a numbers
+# column, but in a text or category column it may be an answer: ``test_preparation_course`` is
+# ``none`` or ``completed``, and reading ``none`` as missing would erase most of the column. So
+# a token is never read as missing in a column whose other cells are not numbers (or dates)
+# when it is a frequent value (at least NA_VALUE_SHARE of the non-empty cells), or when it is a
+# word (letters only: ``none``, ``null``, ``NA``) and the column's other values are words; it
+# stays a category value. Rare punctuation tokens and Excel errors (``-``, ``#N/A``) in a word
+# column stay missing. See docs/data.md ("NA tokens").
+NA_VALUE_SHARE = 0.05
+WORD_VALUE = re.compile(r"[^\W\d_][^\d]*")  # starts with a letter, no digits: "group B"
 
 # Sensitive attributes (kept for fairness audits, out of the features): by column name...
 SENSITIVE_NAME = re.compile(
@@ -123,9 +133,18 @@ def infer_column(
     fmt = formats or Formats()
     rule = Rule(name or "column", "number", required=False, formats=fmt)
     text = values.astype("string").str.strip()
-    na = text.isna() | text.eq("") | text.str.casefold().isin(fmt.na_set())
+    blank = (text.isna() | text.eq("")).fillna(True).astype(bool)
+    token = (~blank & text.str.casefold().isin(fmt.na_set())).fillna(False).astype(bool)
     notes: list[str] = []
-    tokens = sorted(set(text[na & text.notna() & text.ne("")].tolist()))
+    kept = tokens_as_values(text[~blank], token[~blank], rule)
+    if kept:
+        token &= ~text.isin(kept).fillna(False).astype(bool)
+        notes.append(
+            f"{name}: {', '.join(kept)} kept as a value, not read as missing (a frequent value "
+            "or a word among words)"
+        )
+    na = blank | token
+    tokens = sorted(set(text[token].tolist()))
     if tokens:
         notes.append(f"{name}: {', '.join(tokens[:6])} read as missing")
     present = text[~na]
@@ -176,7 +195,43 @@ def infer_column(
             "categories": _fold_categories(unique, name, notes),
             **spec,
         }, notes
+    if kept:  # the contract reads NA tokens in a text column as missing
+        spec["nullable"] = True
     return {"type": "text", **spec}, notes
+
+
+def tokens_as_values(present: pd.Series, is_token: pd.Series, rule: Rule) -> list[str]:
+    """The NA tokens of a column that are values, not missing (see :data:`NA_VALUE_SHARE`).
+
+    Args:
+        present: the column's non-empty cells, stripped text.
+        is_token: True where a cell is an NA token.
+        rule: a number rule in the file's formats (to tell a numbers column).
+
+    Returns:
+        The tokens (as written) to keep as category values; empty for a numbers or dates
+        column, or when the column holds nothing but tokens.
+    """
+    others = present[~is_token]
+    if others.empty or not is_token.any():
+        return []
+    unique = others.unique()
+    numbers = [u for u in unique if isinstance(rule.parse_number(u), float)]
+    if others.isin(numbers).mean() >= NUMERIC_SHARE:
+        return []  # a numbers column keeps its NA tokens
+    date_rule = Rule(
+        rule.name, "datetime", False, rule.formats.model_copy(update={"excel_dates": False})
+    )
+    sample = unique[:500]
+    if sum(date_rule(v).reject is None for v in sample) / len(sample) >= DATE_SHARE:
+        return []
+    words = all(WORD_VALUE.fullmatch(str(u)) for u in unique)
+    counts = present[is_token].value_counts()
+    return sorted(
+        str(tok)
+        for tok, n in counts.items()
+        if n / len(present) >= NA_VALUE_SHARE or (words and str(tok).isalpha())
+    )
 
 
 def _fold_categories(unique: np.ndarray, name: str, notes: list[str]) -> list[str]:

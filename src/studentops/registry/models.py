@@ -78,6 +78,7 @@ class VersionSummary:
     fairness_low: float | None = None
     fairness_high: float | None = None
     fairness_detail: str | None = None
+    score_undefined: str | None = None
 
     @property
     def uri(self) -> str:
@@ -159,6 +160,7 @@ def summarise(mv: ModelVersion) -> VersionSummary:
         fairness_low=_float(tags.get(f"{TAG}fairness_gap_low")),
         fairness_high=_float(tags.get(f"{TAG}fairness_gap_high")),
         fairness_detail=tags.get(f"{TAG}fairness_gate_detail"),
+        score_undefined=tags.get(f"{TAG}score_undefined"),
     )
 
 
@@ -251,6 +253,7 @@ def register_challenger(
     data_fingerprint: str | None = None,
     higher_is_better: bool | None = None,
     fairness_figure: Mapping[str, Any] | None = None,
+    score_undefined: str | None = None,
 ) -> VersionSummary:
     """Register ``model_uri`` as a new version of the profile's model and call it challenger.
 
@@ -265,6 +268,8 @@ def register_challenger(
         higher_is_better: the metric's direction as training knows it (default: by name).
         fairness_figure: the audit's gate figure (``fairness_report(...)["gate"]``): the gap
             the gate judges with its interval, and the groups too small to judge.
+        score_undefined: why the held-out metrics are undefined (NaN), kept as a tag so the
+            score gate can say why it refuses.
 
     Returns:
         The new version, holding the ``challenger`` alias.
@@ -302,6 +307,8 @@ def register_challenger(
         tags[f"{TAG}algorithm"] = algorithm
     if data_fingerprint:
         tags[f"{TAG}data_fingerprint"] = data_fingerprint
+    if score_undefined:
+        tags[f"{TAG}score_undefined"] = score_undefined
     tags.update({f"{TEST_PREFIX}{k}": _tag_value(float(v)) for k, v in test_metrics.items()})
     model_id = model_uri.removeprefix("models:/") if _is_logged_model_uri(model_uri) else None
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
@@ -431,6 +438,21 @@ def fairness_gate_for_report(report: Mapping[str, Any] | None, max_gap: float) -
 def _score_gate(challenger: VersionSummary, champion: VersionSummary | None, margin: float) -> Gate:
     metric = challenger.metric
     mine = challenger.score
+    if metric is not None and mine is None and challenger.score_undefined:
+        return Gate(
+            "score",
+            False,
+            f"v{challenger.version} has no defined held-out {metric} "
+            f"({challenger.score_undefined}): nothing to judge it by; retrain on more at-risk "
+            "students (or use --force)",
+        )
+    if metric is not None and mine is None:
+        return Gate(
+            "score",
+            False,
+            f"v{challenger.version} has no defined held-out {metric} (not a number): nothing "
+            "to judge it by (or use --force)",
+        )
     if metric is None or mine is None:
         return Gate("score", False, f"v{challenger.version} has no recorded selection score")
     if champion is None:

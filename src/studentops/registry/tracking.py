@@ -288,6 +288,10 @@ def log_parent_summary(
         "studentops.algorithm": result.algorithm,
         "studentops.metric": result.metric,
     }
+    # Undefined (NaN) test metrics are not logged as numbers (``finite`` skips them); say why.
+    undefined = getattr(result, "undefined_reason", None)
+    if undefined:
+        tags["studentops.test_metrics_undefined"] = undefined
     client.log_batch(
         run_id,
         metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],

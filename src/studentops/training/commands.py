@@ -125,11 +125,13 @@ class TrialProgress:
         self.progress.update(self.task_id, **fields)
 
 
-def _metrics_table(metrics: dict[str, float], selected: str) -> Table:
+def _metrics_table(metrics: dict[str, float], selected: str, reason: str | None = None) -> Table:
+    """The held-out metrics; a NaN is shown as "undefined" with ``reason`` (or the generic one)."""
     table = Table("test metric", "value", title="held-out test set")
+    why = "the reason is below" if reason else "a class is absent from the held-out part"
     for name, value in sorted(metrics.items()):
         if isinstance(value, float) and value != value:
-            shown = "undefined (a class is absent from the held-out part)"
+            shown = f"undefined ({why})"
         else:
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(f"[bold]{name}[/]" if name == selected else name, shown)
@@ -199,7 +201,13 @@ def train_cmd(
         f"CV {result.metric} {result.cv_score:.4f}; "
         f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
     )
-    console.print(_metrics_table(result.test_metrics, result.metric))
+    console.print(_metrics_table(result.test_metrics, result.metric, result.undefined_reason))
+    if result.undefined_reason:
+        console.print(
+            f"held-out metrics undefined: {result.undefined_reason}; this version cannot pass "
+            "the promotion score gate (train on more at-risk students, or merge classes with "
+            "target.mapping)"
+        )
     if outcome.version is not None:
         from studentops.registry.models import fairness_gate
 

@@ -273,6 +273,47 @@ def unsupported_metrics(y: np.ndarray, k: int, names: list[str]) -> dict[str, fl
     return out
 
 
+# Decision rules stored in the model (chosen on out-of-fold predictions): reported beside the
+# held-out metrics but never measured on the held-out part, so never "undefined".
+DECISION_RULES = ("threshold",)
+
+
+def absent_risk_classes(model: StudentModel, y: np.ndarray) -> list[str]:
+    """Labels of the profile's at-risk classes with no row among the held-out class codes ``y``.
+
+    At-risk: binary, the positive class; multiclass, ``target.at_risk`` (or the lowest bin of a
+    derived target). A multiclass profile that names no at-risk class has none to miss.
+    """
+    target = model.profile.target
+    if model.task != "binary" and not model.profile.risk_classes() and target.derive is None:
+        return []
+    support = np.bincount(np.asarray(y, dtype=int), minlength=len(model.classes_))
+    return [model.class_label(model.classes_[c]) for c in model.risk_indices() if support[c] == 0]
+
+
+def heldout_undefined_reason(model: StudentModel, frame: pd.DataFrame) -> str | None:
+    """Why no held-out metric of ``model`` on the test rows ``frame`` is defined, or None.
+
+    The model exists to find at-risk students. When none of an at-risk class is in the test
+    part, every held-out number describes only the other students: an accuracy of 1.0 or a
+    macro-F1 of 0.6 on six rows without a D or F says nothing about what the model is for, and
+    a promotion gate comparing it would reward a lucky split. :func:`evaluate_model` then
+    reports every metric as NaN ("undefined") and callers show this reason instead.
+    """
+    if model.task == "regression":
+        return None
+    y = model.class_index(model.profile.target_values(frame))
+    missing = absent_risk_classes(model, y)
+    if not missing:
+        return None
+    classes = ", ".join(missing)
+    plural = "es" if len(missing) > 1 else ""
+    return (
+        f"at-risk class{plural} {classes} absent from the {len(y)} held-out row"
+        f"{'s' if len(y) != 1 else ''}"
+    )
+
+
 def evaluate_model(
     model: StudentModel, frame: pd.DataFrame, artifacts_dir: Path | None = None
 ) -> dict[str, float]:
@@ -284,7 +325,10 @@ def evaluate_model(
         artifacts_dir: folder for metrics.json and plots (created); None writes nothing.
 
     Returns:
-        Metric name -> value (floats only, ready for MLflow ``log_metrics``).
+        Metric name -> value (floats only; NaN is "undefined": skip it when logging, see
+        ``tracking.finite``). Every metric is NaN when an at-risk class is absent from
+        ``frame`` (see :func:`heldout_undefined_reason`); class-comparing metrics are NaN
+        when any class is absent.
     """
     y_raw = model.profile.target_values(frame)
     if model.task == "regression":
@@ -316,6 +360,8 @@ def evaluate_model(
         out["recall"] = float(skm.recall_score(y, pred, zero_division=0))
         out["threshold"] = float(model.threshold if model.threshold is not None else 0.5)
     out.update(unsupported_metrics(y, k, list(out)))
+    if absent_risk_classes(model, y):
+        out.update({n: float("nan") for n in out if n not in DECISION_RULES})
     if artifacts_dir is not None:
         _write_classification(Path(artifacts_dir), model, y, proba, pred, out)
     return out

@@ -28,6 +28,12 @@ perfect model would fail it. The gate (:func:`studentops.registry.models.fairnes
 reads the interval, not only the point: it fails only when the lower bound exceeds the allowed
 gap (a small group's noise cannot block), says "inconclusive" when the interval straddles it,
 and names the groups too small to judge (they are not silently waved through).
+
+**Numeric attributes** (``age``, a number or integer column, or a category of numbers without
+labels) with more than :data:`MAX_NUMERIC_GROUPS` distinct values are grouped into at most
+:data:`NUMERIC_BANDS` quantile bands of the audited rows, named by the values they hold
+(``17–19``, ``20–24``), before any per-group figure: one group per distinct age would leave
+every group too small to judge.
 """
 
 from __future__ import annotations
@@ -59,6 +65,53 @@ MEASURES = (*RATES, "auc")
 MIN_GROUP_SIZE = 20
 MIN_DENOMINATOR = 10
 INTERSECTION = " × "
+MAX_NUMERIC_GROUPS = 8  # a numeric attribute with more distinct values is banded
+NUMERIC_BANDS = 4
+
+
+def _is_numeric_attribute(model: StudentModel, column: str) -> bool:
+    spec = model.profile.columns.get(column)
+    if spec is None:
+        return False
+    if spec.type in ("number", "integer"):
+        return True
+    cats = spec.categories or []
+    return (
+        spec.type == "category"
+        and not spec.labels
+        and bool(cats)
+        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in cats)
+    )
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def numeric_bands(values: pd.Series | np.ndarray, bands: int = NUMERIC_BANDS) -> np.ndarray | None:
+    """Group names of a numeric attribute in at most ``bands`` quantile bands, or None when it
+    has at most :data:`MAX_NUMERIC_GROUPS` distinct values (each value is then its own group).
+
+    Cut points are the inner quantiles of the known values (ties merge bands); a band holds
+    the values above one cut point up to the next, and is named by the smallest and largest
+    value it holds (``17–19``; ``21`` when it holds one value). Missing values are ``missing``.
+    """
+    import pandas as pd
+
+    x = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
+    x = x.to_numpy(dtype=float)
+    known = ~np.isnan(x)
+    if len(np.unique(x[known])) <= MAX_NUMERIC_GROUPS:
+        return None
+    edges = np.unique(np.quantile(x[known], np.linspace(0, 1, bands + 1)[1:-1]))
+    band = np.searchsorted(edges, x, side="left")  # (edge[i-1], edge[i]]
+    names = np.full(len(x), "missing", dtype=object)
+    for b in np.unique(band[known]):
+        inside = known & (band == b)
+        lo, hi = float(x[inside].min()), float(x[inside].max())
+        label = _number_text(lo) if lo == hi else f"{_number_text(lo)}–{_number_text(hi)}"
+        names[inside] = label
+    return names
 
 
 def _group_names(model: StudentModel, column: str, values: pd.Series) -> np.ndarray:
@@ -350,7 +403,8 @@ def fairness_report(
             report["attributes"][column] = {"error": "column not in the data"}
             continue
         present.append(column)
-        names[column] = _group_names(model, column, frame[column])
+        banded = numeric_bands(frame[column]) if _is_numeric_attribute(model, column) else None
+        names[column] = banded if banded is not None else _group_names(model, column, frame[column])
         report["attributes"][column] = audit_groups(
             names[column], y, pred, y_flag, p_flag, risk, **options
         )

@@ -217,6 +217,7 @@ def train_and_register(
             data_fingerprint=result.data_fingerprint,
             higher_is_better=get_metric(result.metric, prof.task).greater_is_better,
             fairness_figure=(result.fairness or {}).get("gate"),
+            score_undefined=result.undefined_reason,
         )
         cards.log_model_card(client, result, version, validation=summary, settings=settings)
     return TrainingOutcome(

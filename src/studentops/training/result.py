@@ -79,6 +79,9 @@ class TrainResult:
         card_facts: held-out facts for the model card (see
             :func:`studentops.training.heldout.heldout_facts`): class balance, metric
             intervals, calibration, operating point. Counts and rates only, no student rows.
+        undefined_reason: why every held-out metric is NaN ("undefined"), e.g. an at-risk
+            class absent from the test part (see
+            :func:`studentops.training.evaluate.heldout_undefined_reason`); None otherwise.
     """
 
     profile: Profile
@@ -99,6 +102,7 @@ class TrainResult:
     fit_duration_s: float = 0.0
     importance: dict[str, Any] = field(default_factory=dict)
     card_facts: dict[str, Any] = field(default_factory=dict)
+    undefined_reason: str | None = None
 
     @property
     def fairness_max_gap(self) -> float:
@@ -122,4 +126,5 @@ class TrainResult:
             "duration_s": self.duration_s,
             "fit_duration_s": self.fit_duration_s,
             "fairness_max_gap": self.fairness_max_gap,
+            "test_metrics_undefined": self.undefined_reason,
         }

@@ -24,6 +24,7 @@ from studentops.training.evaluate import (
     evaluate_model,
     fold_score,
     get_metric,
+    heldout_undefined_reason,
 )
 from studentops.training.model import StudentModel
 from studentops.training.result import TrainResult
@@ -287,6 +288,7 @@ def train_model(
         fit_duration_s=fit_duration,
         importance=importance,
         card_facts=_plain(card_facts),
+        undefined_reason=heldout_undefined_reason(model, test),
     )
 
 

@@ -137,6 +137,38 @@ def test_na_tokens_keep_a_number_column_a_number_column(tmp_path: Path) -> None:
     assert result.rejected == 1 and result.rejects["value"].tolist() == ["lots"]
 
 
+def test_an_na_token_that_is_a_value_stays_a_category(tmp_path: Path) -> None:
+    """exams.csv: test_preparation_course is none (64%) or completed; none is an answer."""
+    rng = np.random.default_rng(3)
+    frame = cohort(200).astype(str)
+    frame["prep"] = rng.choice(["none", "completed"], 200, p=[0.64, 0.36])
+    frame["club"] = rng.choice(["chess", "drama", "music"], 200)
+    frame.loc[[10, 20], "club"] = "null"  # a rare word token among words: a category
+    frame["tutor"] = rng.choice(["Ms Lee", "Mr Kay"], 200)
+    frame.loc[[2, 5], "tutor"] = "#N/A"  # a rare Excel error among words: still missing
+    frame.loc[range(0, 200, 4), "hours"] = "N/A"  # 25% N/A in a numbers column: still missing
+    path = tmp_path / "exams.csv"
+    frame.to_csv(path, index=False)
+    draft = draft_from_file(str(path), "exams")
+    specs = draft.data["columns"]
+    assert specs["prep"] == {"type": "category", "categories": ["completed", "none"]}
+    assert specs["club"] == {"type": "category", "categories": ["chess", "drama", "music", "null"]}
+    assert specs["tutor"] == {
+        "type": "category",
+        "categories": ["Mr Kay", "Ms Lee"],
+        "nullable": True,
+    }
+    assert specs["hours"]["type"] == "number" and specs["hours"]["nullable"] is True
+    assert any("prep: none kept as a value" in n for n in draft.notes)
+    assert "prep: none read as missing" not in draft.notes
+    # The contract agrees: a listed category is never missing, also after folding.
+    frame.loc[0, "prep"] = "None"
+    result = validate(frame, draft.profile())
+    assert result.rejected == 0
+    assert result.valid["prep"].value_counts().sum() == 200
+    assert result.valid["hours"].isna().sum() == 50
+
+
 # -- 06: repeated header rows ------------------------------------------------------------------
 
 
@@ -196,6 +228,36 @@ def test_metrics_the_test_part_cannot_support_are_undefined() -> None:
     no_positive = unsupported_metrics(np.zeros(6, int), 2, ["recall", "f1", "roc_auc"])
     assert set(no_positive) == {"recall", "f1", "roc_auc"}
     assert unsupported_metrics(np.array([0, 1, 1]), 2, ["roc_auc"]) == {}
+
+
+def test_the_score_gate_refuses_a_version_without_a_defined_heldout_score() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from studentops.registry.models import TAG, TEST_PREFIX, evaluate_gates, summarise
+
+    reason = "at-risk classes D, F absent from the 6 held-out rows"
+    tags = {  # as register_challenger writes them for case 08's run
+        f"{TAG}metric": "f1_macro",
+        f"{TAG}score": repr(float("nan")),
+        f"{TAG}score_undefined": reason,
+        f"{TEST_PREFIX}f1_macro": repr(float("nan")),
+        f"{TEST_PREFIX}accuracy": repr(float("nan")),
+    }
+    mv: Any = SimpleNamespace(
+        name="m", version="3", aliases=[], run_id=None, source=None, creation_timestamp=0, tags=tags
+    )
+    version = summarise(mv)
+    assert version.score is None and version.test_metrics == {}
+    other: Any = SimpleNamespace(**{**vars(mv), "version": "1"})
+    for champion in (None, summarise(other)):
+        gate = evaluate_gates(version, champion, margin=0.0, max_gap=1.0)[0]
+        assert not gate.passed
+        assert gate.detail == (
+            f"v3 has no defined held-out f1_macro ({reason}): nothing to judge it by; "
+            "retrain on more at-risk students (or use --force)"
+        )
+        assert "\n" not in gate.detail
 
 
 def test_one_class_file_is_one_line_and_exit_2(tmp_path: Path, home: Path) -> None:

@@ -130,3 +130,24 @@ def test_evaluate_model_writes_artifacts(task: str, tmp_path) -> None:
     if task == "binary":
         assert out["threshold"] == pytest.approx(model.threshold)
         assert {"f1", "precision", "recall"} <= out.keys()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary"])
+def test_no_heldout_metric_is_claimed_without_the_at_risk_class(task: str, tmp_path) -> None:
+    """Case 08: six held-out rows without an F: no accuracy 1.0 or macro-F1 0.6 is claimed."""
+    profile = make_profile(task)
+    train, test = make_frame(profile, n=400, seed=1), make_frame(profile, n=150, seed=2)
+    model = quick_model(profile, train, ("logistic_regression",))
+    y = model.class_index(profile.target_values(test))
+    no_f = test[~np.isin(y, model.risk_indices())].head(6)
+    assert len(no_f) == 6
+    out = ev.evaluate_model(model, no_f, tmp_path)
+    measured = {k: v for k, v in out.items() if k not in ev.DECISION_RULES}
+    assert measured and all(np.isnan(v) for v in measured.values())
+    if task == "binary":
+        assert out["threshold"] == pytest.approx(model.threshold)  # a rule, not a measurement
+    reason = ev.heldout_undefined_reason(model, no_f)
+    assert reason == "at-risk class F absent from the 6 held-out rows"
+    # With the at-risk class present the numbers are claimed as before.
+    assert ev.heldout_undefined_reason(model, test) is None
+    assert not np.isnan(ev.evaluate_model(model, test)["accuracy"])

@@ -180,3 +180,30 @@ def test_real_models(task: str) -> None:
     assert {"selection_rate", GATE_METRIC, "auc"} <= table["gaps"].keys()
     assert ("mae" if task == "regression" else "f1") in table["groups"]["female"]
     assert 0.0 <= report["max_gap"] <= 1.0
+
+
+def test_a_numeric_attribute_is_banded_into_quantile_groups() -> None:
+    """age proposed by infer: not one group per age ("too small to judge: age: 17, 18, ...")."""
+    from studentops.training.fairness import numeric_bands
+
+    from .synthetic import COLUMNS
+
+    columns = {**COLUMNS, "age": {"type": "integer", "min": 10, "max": 99}}
+    profile = make_profile("multiclass", sensitive=["gender", "age"], columns=columns)
+    frame = _frame()
+    rng = np.random.default_rng(0)
+    frame["age"] = rng.integers(17, 59, len(frame)).astype(float)
+    frame.loc[0, "age"] = np.nan
+    report = fairness_report(StubModel(profile), frame, min_group_size=5)
+    groups = report["attributes"]["age"]["groups"]
+    bands = [g for g in groups if g != "missing"]
+    assert 2 <= len(bands) <= 4 and "missing" in groups
+    assert all(len(g.split("–")) == 2 for g in bands)  # "17–27": readable ranges
+    assert sum(f["count"] for f in groups.values()) == len(frame)
+    lows = sorted(int(g.split("–")[0]) for g in bands)
+    assert lows[0] == int(frame["age"].min())
+    assert any(k.startswith("gender × age") or k.startswith("age") for k in report["intersections"])
+    assert numeric_bands(pd.Series([17, 18, 17, 19, 20, 21, 22, 23])) is None  # 7 values: kept
+    twelve = numeric_bands(pd.Series(range(17, 29)))
+    assert twelve is not None
+    assert twelve.tolist() == ["17–19"] * 3 + ["20–22"] * 3 + ["23–25"] * 3 + ["26–28"] * 3
