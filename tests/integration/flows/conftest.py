@@ -74,7 +74,7 @@ def flow_runs(api_url: str, **filters: Any) -> list[Any]:
 
 @pytest.fixture(scope="session")
 def kit() -> Any:
-    """This module's helpers (test modules here are not a package, so no relative imports)."""
+    """This conftest module (its helpers), found by its own unique name."""
     return sys.modules[__name__]
 
 
