@@ -21,7 +21,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from studentops.datasets.profile import Profile, category_key
 from studentops.errors import StudentOpsError
 from studentops.serving.bands import BANDS, RiskBands
-from studentops.serving.fast import FastScorer, compile_scorer
+from studentops.serving.compiled.protocol import CompilableEnsemble
+from studentops.serving.compiled.scorer import FastScorer, compile_scorer
 from studentops.serving.schemas import FieldError, field_errors, record_model
 
 RISK_UNITS = "percentage points of risk"  # as training.explain.RISK_UNITS
@@ -136,7 +137,7 @@ class Predictor:
         self._many = TypeAdapter(list[self.record_type])  # type: ignore[name-defined]
         self._aliases = list(self.features)
         self.fast: FastScorer | None = None
-        if fast and hasattr(model, "members"):
+        if fast and isinstance(model, CompilableEnsemble):
             sample = model.encode_records(sample_records(self.profile, self.features))
             self.fast = compile_scorer(model, sample)
 

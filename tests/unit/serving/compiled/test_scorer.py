@@ -25,7 +25,7 @@ from studentops.datasets.profile import Profile, load_profile
 from studentops.datasets.synthetic import generate_cohort
 from studentops.datasets.validation import validate
 from studentops.features.encode import CodesOneHot, ProfileEncoder
-from studentops.serving.fast import TOLERANCE, compile_scorer
+from studentops.serving.compiled.scorer import TOLERANCE, compile_scorer
 from studentops.serving.predictor import ModelInfo, Predictor, sample_records
 from studentops.training.model import DerivedBins, Member, StudentModel
 
@@ -268,7 +268,7 @@ def test_derived_members_are_compiled_too() -> None:
 def test_edge_rows_skip_sentinel_thresholds_so_linear_members_stay_finite() -> None:
     """Trees mark "all rows one way" with thresholds such as 1e300; set in float32 they become
     inf, a linear member then scores inf and the whole model lost its fast path."""
-    from studentops.serving.forests import edge_rows
+    from studentops.serving.compiled.forests import edge_rows
 
     class Sentinels:
         def splits(self) -> tuple[np.ndarray, np.ndarray]:

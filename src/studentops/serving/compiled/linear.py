@@ -1,20 +1,20 @@
 """Linear members (one-hot -> impute -> scale -> logistic, ridge or lasso) as one compiled pass.
 
 All folds of a member, and all aligned linear members of an ensemble, become one matrix of
-folded coefficients evaluated by the ``linear`` kernel (:mod:`studentops.serving.kernels`).
+folded coefficients evaluated by the ``linear`` kernel (:mod:`.kernels`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from studentops.serving.kernels import kernels
-from studentops.serving.steps import plain_imputer, softmax
-from studentops.serving.trees import NotCompilable
+from studentops.serving.compiled.kernels import kernels
+from studentops.serving.compiled.protocol import EnsembleMember, NotCompilable
+from studentops.serving.compiled.transforms import plain_imputer, softmax
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,16 @@ class LinearFolds:
         )
         return out
 
+    @property
+    def forests(self) -> tuple[()]:
+        """No forest: nothing to build edge rows from (a linear member has no split values)."""
+        return ()
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """Regression (Ridge, Lasso, LinearRegression): the predicted value per fold,
+        ``(n_rows, folds)``."""
+        return self.decision(X)
+
     def probas(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities per fold: (rows, folds, classes)."""
         from scipy.special import expit
@@ -87,7 +97,7 @@ class LinearFolds:
 LINEAR_MODELS = ("LogisticRegression", "Ridge", "Lasso", "LinearRegression")
 
 
-def linear_folds(estimators: list[Any]) -> LinearFolds:
+def linear_folds(estimators: Sequence[Any]) -> LinearFolds:
     names = [tuple(name for name, _ in getattr(p, "steps", [])) for p in estimators]
     if any(n != ("onehot", "impute", "scale", "model") for n in names):
         raise NotCompilable("not a one-hot/impute/scale/logistic pipeline")
@@ -135,16 +145,24 @@ def linear_folds(estimators: list[Any]) -> LinearFolds:
     )
 
 
-def fuse_logistic(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+def fuse_logistic(estimators: Sequence[Any]) -> LinearFolds:
+    """A logistic-regression member's folds as one compiled pass (see :class:`LinearFolds`).
+
+    Raises:
+        NotCompilable: a fold is not one-hot -> impute -> scale -> LogisticRegression, or the
+            folds differ in layout or in the imputer's and scaler's options.
+    """
     if any(type(p.steps[-1][1]).__name__ != "LogisticRegression" for p in estimators):
         raise NotCompilable("not a logistic regression")
-    return linear_folds(estimators).probas
+    return linear_folds(estimators)
 
 
 class LinearGroup:
     """Several aligned linear members in one pass: their weighted probabilities, summed."""
 
-    def __init__(self, members: list[Any], weights: list[float], n_classes: int) -> None:
+    def __init__(
+        self, members: Sequence[EnsembleMember], weights: Sequence[float], n_classes: int
+    ) -> None:
         parts = [linear_folds(m.estimators) for m in members]
         self.linear = LinearFolds.stack(parts)
         self.n_classes = n_classes

@@ -1,6 +1,6 @@
 """Fold pipelines compiled step by step: preprocessing in numpy, estimators as fast as known.
 
-The fallback of :mod:`studentops.serving.fast` for a member whose folds cannot be fused (a
+The fallback of :mod:`.scorer` for a member whose folds cannot be fused (a
 preprocessing step before the trees, an estimator without a compiled form): each fold's
 ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy, then its tree walk, LightGBM's
 single-row C predictor, a logistic regression in numpy, or the estimator's own
@@ -11,80 +11,13 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from studentops.serving.trees import NotCompilable
-
-Step = Callable[[np.ndarray], np.ndarray]
-
-
-# -- preprocessing steps -----------------------------------------------------------------------
-
-
-def compile_transform(step: Any) -> Step | None:
-    """A numpy function doing what ``step.transform`` does; None for steps skipped at predict."""
-    if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
-        return None  # samplers (SMOTE) only act during fit
-    kind = type(step).__name__
-    if kind == "CodesOneHot":
-        return compile_onehot(step)
-    if kind == "SimpleImputer" and plain_imputer(step):
-        stats = np.asarray(step.statistics_, dtype=float)
-        return lambda X: np.where(np.isnan(X), stats, X)
-    if kind == "StandardScaler" and not getattr(step, "with_sparse", False):
-        mean = step.mean_ if step.with_mean else None
-        scale = step.scale_ if step.with_std else None
-
-        def scale_step(X: np.ndarray) -> np.ndarray:
-            out = np.array(X, dtype=float, copy=True)
-            if mean is not None:
-                out -= mean
-            if scale is not None:
-                out /= scale
-            return out
-
-        return scale_step
-    return step.transform
-
-
-def plain_imputer(step: Any) -> bool:
-    """An imputer that only fills NaN with its statistics, keeping every column."""
-    stats = np.asarray(step.statistics_, dtype=float)
-    missing = step.missing_values
-    return (
-        not step.add_indicator
-        and isinstance(missing, float)
-        and bool(np.isnan(missing))
-        and (step.keep_empty_features or not np.isnan(stats).any())
-    )
-
-
-def compile_onehot(step: Any) -> Step | None:
-    """``CodesOneHot.transform`` with precomputed positions: one fancy-index for all blocks."""
-    cat = np.asarray(list(step.categorical_indices), dtype=np.intp)
-    if not len(cat):
-        return None
-    numeric = np.asarray(step.numeric_indices_, dtype=np.intp)
-    sizes = np.asarray(list(step.n_categories), dtype=np.intp)
-    starts = len(numeric) + np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    width = len(numeric) + int(sizes.sum())
-
-    def onehot(X: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(X), width))
-        out[:, : len(numeric)] = X[:, numeric]
-        codes = X[:, cat]
-        ok = ~np.isnan(codes)
-        idx = np.where(ok, codes, -1).astype(np.intp)
-        ok &= (idx >= 0) & (idx < sizes)
-        rows, cols = np.nonzero(ok)
-        out[rows, starts[cols] + idx[rows, cols]] = 1.0
-        return out
-
-    return onehot
-
+from studentops.serving.compiled.forests import tree_kind
+from studentops.serving.compiled.protocol import NotCompilable
+from studentops.serving.compiled.transforms import Step, compile_transform
 
 # -- final estimators ---------------------------------------------------------------------------
 
@@ -181,8 +114,6 @@ def _compile_logistic(est: Any) -> Step:
 
 
 def compile_estimator(est: Any, n_features: int) -> Step:
-    from studentops.serving.forests import tree_kind
-
     kind = type(est).__name__
     try:
         tree = tree_kind([est])
@@ -214,21 +145,3 @@ def compile_pipeline(pipeline: Any, n_features: int) -> Step:
         return predict(X)
 
     return run
-
-
-def final_estimators(pipelines: list[Any]) -> list[Any]:
-    """The folds' final estimators when nothing runs before them at predict time."""
-    out = []
-    for pipeline in pipelines:
-        steps = list(getattr(pipeline, "steps", [("model", pipeline)]))
-        *pre, (_, final) = steps
-        if any(compile_transform(step) is not None for _, step in pre):
-            raise NotCompilable("preprocessing before the trees")
-        out.append(final)
-    return out
-
-
-def softmax(raw: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis in the input's precision (as XGBoost and LightGBM do)."""
-    e = np.exp(raw - raw.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)

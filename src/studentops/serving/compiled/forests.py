@@ -1,6 +1,6 @@
 """A member's folds of one tree library as one compiled forest, with the library's link.
 
-:mod:`studentops.serving.trees` turns each library's trees into flat arrays; here all folds of a
+:mod:`.trees` turns each library's trees into flat arrays; here all folds of a
 member are concatenated into one walk and the sums turned into what the library predicts
 (sigmoid or softmax in its precision, a forest's average, scikit-learn's loss link, or the raw
 value of a regression). :func:`edge_rows` builds the rows that prove a compiled forest: students
@@ -9,15 +9,15 @@ sitting exactly on its split values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from studentops.serving import tree_readers, trees
-from studentops.serving.steps import final_estimators, softmax
-from studentops.serving.trees import NotCompilable
+from studentops.serving.compiled import tree_readers, trees
+from studentops.serving.compiled.protocol import NotCompilable
+from studentops.serving.compiled.transforms import final_estimators, softmax
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class TreeKind:
     width: int  # output columns per fold (1 for a binary booster)
     divisors: np.ndarray | None = None  # average: trees per fold
     losses: tuple[Any, ...] = ()
+
+    @property
+    def forests(self) -> tuple[trees.Forest, ...]:
+        """The compiled forest, for the edge rows that prove it (:func:`edge_rows`)."""
+        return (self.forest,)
 
     def values(self, X: np.ndarray) -> np.ndarray:
         """Regression: the predicted value per fold, (rows, folds), in the library's dtype."""
@@ -65,7 +70,7 @@ def _link(objective: str, identity: tuple[str, ...], binary: str) -> str:
     return "logistic" if objective == binary else "softmax"
 
 
-def tree_kind(estimators: list[Any]) -> TreeKind:
+def tree_kind(estimators: Sequence[Any]) -> TreeKind:
     """Compile the folds' tree estimators (all of one kind) into one forest walk."""
     kinds = {type(est).__name__ for est in estimators}
     if len(kinds) != 1:
@@ -120,9 +125,14 @@ def tree_kind(estimators: list[Any]) -> TreeKind:
     raise NotCompilable(f"no compiled forest for {kind}")
 
 
-def fuse_trees(estimators: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
-    tree = tree_kind(final_estimators(estimators))
-    return tree.probas
+def fuse_trees(estimators: Sequence[Any]) -> TreeKind:
+    """A classifier member's folds (pipelines with nothing before the trees) as one forest.
+
+    Raises:
+        NotCompilable: a step runs before the trees, the folds differ in kind or objective,
+            or the library or a split kind has no compiled form.
+    """
+    return tree_kind(final_estimators(estimators))
 
 
 MAX_EDGE_VALUE = 1e15  # far beyond any student's value, far below float32's 3.4e38

@@ -16,10 +16,10 @@ arrays; what differs between them is kept exactly:
 
 Native categorical splits of XGBoost and HistGradientBoosting raise NotCompilable and the
 member keeps its library's predictor. The caller proves every compiled forest against the
-library on sample and edge rows before using it (see :mod:`studentops.serving.fast`).
+library on sample and edge rows before using it (see :mod:`studentops.serving.compiled.scorer`).
 
-Each library's trees are read into this form by :mod:`studentops.serving.tree_readers`; the
-loops themselves are in :mod:`studentops.serving.kernels`.
+Each library's trees are read into this form by :mod:`.tree_readers`; the loops themselves are
+in :mod:`.kernels`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from studentops.serving.kernels import kernels
-
-
-class NotCompilable(Exception):
-    """The model has a part the compiler does not know; serve it through the model itself."""
-
+from studentops.serving.compiled.kernels import kernels
+from studentops.serving.compiled.protocol import NotCompilable
 
 CATEGORICAL = 3  # LightGBM categorical split: listed categories left; NaN, negative, others right
 

@@ -7,13 +7,14 @@ pipeline in input validation, parameter and tag lookups; even the boosters' own 
 
 - tree members (XGBoost, LightGBM, CatBoost, random forests, HistGradientBoosting): all
   folds' trees become one flat forest walked by one compiled loop, then the library's own
-  link (sigmoid, softmax, averaging) in its own precision (:mod:`.forests`, :mod:`.trees`);
+  link (sigmoid, softmax, averaging) in its own precision (:mod:`.forests`, :mod:`.trees`,
+  :mod:`.tree_readers`);
 - linear members (one-hot -> impute -> scale -> logistic, ridge or lasso regression): all
   folds in one compiled pass (the scaler and intercept folded into the coefficients, the
   one-hot product done as row lookups; :mod:`.linear`);
 - anything else (k-NN, native categorical splits of XGBoost or HistGradientBoosting): per
   fold, ``CodesOneHot`` / ``SimpleImputer`` / ``StandardScaler`` in numpy
-  and the estimator's own ``predict_proba`` (correct, just not faster; :mod:`.steps`).
+  and the estimator's own ``predict_proba`` (correct, just not faster; :mod:`.pipelines`).
 
 Every compiled member is proven on sample rows against the member itself (to 5e-7, one row at a
 time and together) and replaced by the member's own ``proba`` if it disagrees; the whole scorer
@@ -26,16 +27,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from studentops.serving import trees
-from studentops.serving.forests import TreeKind, edge_rows, fuse_trees, tree_kind
-from studentops.serving.linear import LinearGroup, fuse_logistic, linear_folds
-from studentops.serving.steps import Step, compile_pipeline, final_estimators
-from studentops.serving.trees import NotCompilable
+from studentops.serving.compiled import trees
+from studentops.serving.compiled.forests import edge_rows, fuse_trees, tree_kind
+from studentops.serving.compiled.linear import LinearGroup, fuse_logistic, linear_folds
+from studentops.serving.compiled.pipelines import compile_pipeline
+from studentops.serving.compiled.protocol import CompilableEnsemble, EnsembleMember, NotCompilable
+from studentops.serving.compiled.transforms import Step, final_estimators
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,31 @@ log = logging.getLogger(__name__)
 TOLERANCE = 5e-7
 
 
+class FusedFolds(Protocol):
+    """All folds of one member in one compiled pass (``forests.TreeKind``,
+    ``linear.LinearFolds``)."""
+
+    @property
+    def forests(self) -> tuple[trees.Forest, ...]:
+        """The compiled forests whose split values the edge rows probe (none for linear)."""
+        ...
+
+    def probas(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities per fold, ``(n_rows, folds, classes)``."""
+        ...
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """Regression: the predicted value per fold, ``(n_rows, folds)``."""
+        ...
+
+
+Fuse = Callable[[Sequence[object]], FusedFolds]
+
+
 class _CompiledMember:
     """One member's class probabilities (rows x model classes), as ``Member.proba``."""
 
-    def __init__(self, member: Any, n_features: int, n_classes: int) -> None:
+    def __init__(self, member: EnsembleMember, n_features: int, n_classes: int) -> None:
         self.n_classes = n_classes
         self.classes = [np.asarray(est.classes_, dtype=int) for est in member.estimators]
         self.folds = len(self.classes)
@@ -58,16 +81,17 @@ class _CompiledMember:
         self._fused: Callable[[np.ndarray], np.ndarray] | None = None
         self._runs: list[Step] = []
         self.forests: list[trees.Forest] = []
-        for name, fuse in (("compiled forest", fuse_trees), ("folded linear", fuse_logistic)):
+        fusers: tuple[tuple[str, Fuse], ...] = (
+            ("compiled forest", fuse_trees),
+            ("folded linear", fuse_logistic),
+        )
+        for name, fuse in fusers:
             try:
-                self._fused = fuse(member.estimators)
-                self.path = name
-                break
+                fused = fuse(member.estimators)
             except NotCompilable:
                 continue
-        owner = getattr(self._fused, "__self__", None)
-        if isinstance(owner, TreeKind):
-            self.forests.append(owner.forest)
+            self._fused, self.path, self.forests = fused.probas, name, list(fused.forests)
+            break
         if self._fused is None:
             self._runs = [compile_pipeline(est, n_features) for est in member.estimators]
 
@@ -90,7 +114,7 @@ class _ValueMember:
     regression whose value is binned into classes), its class probabilities as ``Member.proba``.
     """
 
-    def __init__(self, member: Any) -> None:
+    def __init__(self, member: EnsembleMember) -> None:
         self.kind = member.kind
         self.bins = member.bins
         self.sigma = member.sigma
@@ -103,7 +127,7 @@ class _ValueMember:
             self._fused, self.path, self.forests = tree.values, "compiled forest", [tree.forest]
         except NotCompilable:
             with contextlib.suppress(NotCompilable):
-                self._fused, self.path = linear_folds(member.estimators).decision, "folded linear"
+                self._fused, self.path = linear_folds(member.estimators).values, "folded linear"
 
     def value(self, X: np.ndarray) -> np.ndarray:
         if self._fused is None:
@@ -142,8 +166,8 @@ class FastScorer:
     or "model" when its compiled form disagreed with the member on the sample rows).
     """
 
-    def __init__(self, model: Any, sample: np.ndarray) -> None:
-        n_features = len(model.encoder.feature_names_out)
+    def __init__(self, model: CompilableEnsemble, sample: np.ndarray) -> None:
+        n_features = sample.shape[1]  # the encoded matrix every member reads
         self.regression = model.task == "regression"
         self.n_classes = 0 if self.regression else len(model.classes_)
         self.members: list[tuple[float, Callable[[np.ndarray], np.ndarray]]] = []
@@ -183,7 +207,7 @@ class FastScorer:
             self.paths.append(path)
         self._group_linear(model, sample)
 
-    def _group_linear(self, model: Any, sample: np.ndarray) -> None:
+    def _group_linear(self, model: CompilableEnsemble, sample: np.ndarray) -> None:
         """Score all aligned linear members in one pass, if that agrees with them."""
         chosen = [
             i
@@ -196,7 +220,10 @@ class FastScorer:
         weights = [self.members[i][0] for i in chosen]
         try:
             group = LinearGroup(members, weights, self.n_classes)
-            expected = sum(w * m.proba(sample) for m, w in zip(members, weights, strict=True))
+            start = np.zeros((len(sample), self.n_classes))
+            expected = sum(
+                (w * m.proba(sample) for m, w in zip(members, weights, strict=True)), start
+            )
             worst = _agrees(group, expected, sample)
         except NotCompilable:
             return
@@ -247,7 +274,7 @@ def _faster_on_batches(
     return compiled if timings["compiled"] <= timings["library"] else library
 
 
-def compile_scorer(model: Any, sample: np.ndarray) -> FastScorer | None:
+def compile_scorer(model: CompilableEnsemble, sample: np.ndarray) -> FastScorer | None:
     """A FastScorer proven equal to the model (``predict_proba_matrix``, or
     ``predict_value_matrix`` for regression) on ``sample`` and edge rows, or None."""
     try:

@@ -1,4 +1,4 @@
-"""Each tree library's fitted model read into a :class:`~studentops.serving.trees.Forest`.
+"""Each tree library's fitted model read into a :class:`~studentops.serving.compiled.trees.Forest`.
 
 XGBoost and LightGBM from their JSON dumps, CatBoost's oblivious trees expanded from its JSON
 export, scikit-learn forests and HistGradientBoosting from their node arrays. Each reader keeps
@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from studentops.serving.trees import CATEGORICAL, Forest, NotCompilable, assemble
+from studentops.serving.compiled.protocol import NotCompilable
+from studentops.serving.compiled.trees import CATEGORICAL, Forest, assemble
 
 # -- XGBoost ------------------------------------------------------------------------------------
 

@@ -15,9 +15,9 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 
-from studentops.serving.fast import TOLERANCE
-from studentops.serving.forests import tree_kind
-from studentops.serving.trees import NotCompilable
+from studentops.serving.compiled.forests import tree_kind
+from studentops.serving.compiled.protocol import NotCompilable
+from studentops.serving.compiled.scorer import TOLERANCE
 
 
 def data(classes: int, seed: int, rows: int = 400) -> tuple[np.ndarray, np.ndarray]:
