@@ -48,6 +48,7 @@ class ScoreSummary:
 
     @property
     def rows_per_s(self) -> float:
+        """Throughput of the whole run in rows per second (inf for a run under a clock tick)."""
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 

@@ -128,5 +128,6 @@ def score(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``score`` to the CLI (called by ``cli.PARTS``)."""
     app.command("serve")(serve)
     app.command("score")(score)

@@ -52,6 +52,7 @@ class ServingState:
 
 
 async def get_state(request: Request) -> ServingState:
+    """The app's shared objects, set by ``app.create_app`` on ``app.state.serving``."""
     return request.app.state.serving
 
 
@@ -64,18 +65,29 @@ async def get_predictor(state: StateDep) -> Predictor:
 
 
 async def get_service(state: StateDep) -> PredictionService:
+    """The prediction service shared by the routes."""
     return state.service
 
 
 async def check_predict_key(
     state: StateDep, key: Annotated[str | None, Security(api_key_header)] = None
 ) -> None:
+    """Let a prediction route run only with a valid key (when keys are required).
+
+    Raises:
+        AuthError: 401 for a missing key, 403 for a wrong one.
+    """
     state.keys.check_predict(key)
 
 
 async def check_admin_key(
     state: StateDep, key: Annotated[str | None, Security(admin_key_header)] = None
 ) -> None:
+    """Let an admin route run only with a valid admin key.
+
+    Raises:
+        AuthError: 401 for a missing key, 403 for a wrong one or when no admin key is set.
+    """
     state.keys.check_admin(key)
 
 

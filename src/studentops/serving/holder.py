@@ -48,6 +48,7 @@ class ReloadResult:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as the JSON body of ``POST /v1/admin/reload``."""
         return {
             "outcome": self.outcome,
             "previous": self.previous,
@@ -85,6 +86,7 @@ class ModelHolder:
 
     @property
     def version(self) -> str | None:
+        """The served model's version, or None before the first load."""
         current = self.current
         return current.info.version if current is not None else None
 
@@ -143,6 +145,7 @@ class ModelHolder:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the polling thread, waiting up to ``timeout`` seconds for it to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

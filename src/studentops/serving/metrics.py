@@ -83,6 +83,11 @@ class Metrics:
         self._served = (name, version)
 
     def count_predictions(self, predicted: list[Any], bands: list[str]) -> None:
+        """Count answers by (predicted class, risk band); both lists have one item per student.
+
+        Raises:
+            ValueError: the two lists differ in length (a batch of more than one answer).
+        """
         if len(predicted) == 1:
             key = (str(predicted[0]), bands[0])
             series = self._predicted.get(key)
@@ -98,6 +103,7 @@ class Metrics:
             self.predictions.labels(p, b).inc(n)
 
     def on_log_drop(self, reason: str, count: int) -> None:
+        """Count ``count`` predictions the prediction log dropped, by ``reason``."""
         self.log_dropped.labels(reason).inc(count)
 
     def add_collector(self, collector: Any) -> None:
@@ -135,6 +141,7 @@ class MetricsMiddleware:
         self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI entry: time the request and count it by method, route and status."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

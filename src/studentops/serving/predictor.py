@@ -293,6 +293,14 @@ class Predictor:
         ids: Sequence[Any],
         reasons: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
+        """One JSON-ready answer per student (the API's ``Prediction``), in the order of ``ids``.
+
+        ``scores`` holds n rows, ``ids`` n student ids (or None), ``reasons`` n explanations;
+        ``risk_score`` is a probability in [0, 1] (None where the profile defines no risk).
+
+        Raises:
+            IndexError: fewer rows in ``scores`` (or ``reasons``) than ``ids``.
+        """
         risk = [None if r != r else r for r in scores.risk.tolist()]  # NaN: no risk defined
         bands = self.bands.bands(scores.risk, scores.at_risk)
         preds = self.labels_of(scores.prediction)

@@ -54,6 +54,7 @@ class FieldError:
     value: Any = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The error as a JSON-ready dict (the items of a 422's ``detail``)."""
         return asdict(self)
 
 
@@ -227,6 +228,8 @@ class PredictionOut(BaseModel):
 
 
 class FieldErrorOut(BaseModel):
+    """One rejected field of a request."""
+
     row: int | None = Field(None, description="Position in the list (absent for one record).")
     field: str
     kind: str = Field(description="missing, wrong type, out of range, unknown category, invalid")
@@ -235,6 +238,8 @@ class FieldErrorOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """An error answer: every rejected field (422) or one message."""
+
     detail: list[FieldErrorOut] | str
 
 

@@ -46,6 +46,11 @@ class KeyChecker:
         self.require_api_key = require_api_key
 
     def check_predict(self, given: str | None) -> None:
+        """Accept a prediction key (or an admin key); anything when keys are not required.
+
+        Raises:
+            AuthError: 401 when required and missing, 403 when wrong.
+        """
         if not self.require_api_key:
             return
         if not given:
@@ -54,6 +59,12 @@ class KeyChecker:
             raise AuthError("invalid API key", 403)
 
     def check_admin(self, given: str | None) -> None:
+        """Accept an admin key only (compared in constant time, as every key).
+
+        Raises:
+            AuthError: 403 when no admin key is configured or the key is wrong, 401 when
+                missing.
+        """
         if not self._admin:
             raise AuthError("admin routes are disabled: no admin keys are configured", 403)
         if not given:
@@ -74,6 +85,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI entry: 413 before the app runs, or while the body streams in."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

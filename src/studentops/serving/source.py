@@ -20,11 +20,17 @@ class RegistrySource:
         self.settings = settings
 
     def current_version(self) -> str | None:
+        """The champion's version, or None when the profile has none (one registry read)."""
         from studentops.registry.store import champion_version
 
         return champion_version(self.profile_name, self.settings)
 
     def load(self, version: str) -> tuple[Any, ModelInfo]:
+        """The model of ``version`` (a StudentModel) and its registry metadata.
+
+        Raises:
+            ModelError: the version cannot be found or loaded.
+        """
         from studentops.registry.models import registered_model_name
         from studentops.registry.store import load_student_model
 

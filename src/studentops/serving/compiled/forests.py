@@ -71,7 +71,13 @@ def _link(objective: str, identity: tuple[str, ...], binary: str) -> str:
 
 
 def tree_kind(estimators: Sequence[Any]) -> TreeKind:
-    """Compile the folds' tree estimators (all of one kind) into one forest walk."""
+    """Compile the folds' tree estimators (all of one kind) into one forest walk.
+
+    Raises:
+        NotCompilable: the folds differ in kind, objective or classes; the library, its
+            objective or a split kind (native categorical splits of XGBoost and
+            HistGradientBoosting) has no compiled form.
+    """
     kinds = {type(est).__name__ for est in estimators}
     if len(kinds) != 1:
         raise NotCompilable("folds of different kinds")
@@ -144,6 +150,10 @@ def edge_rows(sample: np.ndarray, forests: list[trees.Forest], rows: int = 48) -
     Where a student's value equals a threshold is where a compiled tree and its library can
     part ways (a threshold read at another precision, ``<`` for ``<=``); random rows almost
     never land there, real ones often do (XGBoost splits at data values: grades, ages).
+
+    ``sample`` is ``(n_sample, n_features)``; the result ``(rows, n_features)``, or no rows when
+    there is no forest or no sample. Thresholds beyond ``MAX_EDGE_VALUE`` (1e15, the libraries'
+    "all rows one way" sentinels) are skipped.
     """
     if not forests or not len(sample):
         return sample[:0]

@@ -43,6 +43,8 @@ class LinearFolds:
     width: int  # decision columns per fold: 1 (binary) or the number of classes
 
     def decision(self, X: np.ndarray) -> np.ndarray:
+        """Decision values (log-odds, or a regression's value) of every fold, side by side:
+        ``(n_rows, folds * width)`` from an encoded matrix ``(n_rows, n_features)``."""
         X = np.ascontiguousarray(X, dtype=np.float64)
         out = np.empty((len(X), len(self.c)))
         kernels()["linear"](
@@ -81,6 +83,11 @@ class LinearFolds:
 
     @staticmethod
     def stack(parts: list[LinearFolds]) -> LinearFolds:
+        """Several members' folds as one pass: their coefficient columns side by side.
+
+        Raises:
+            NotCompilable: the members differ in one-hot layout or decision width.
+        """
         first = parts[0]
         if any((p.layout, p.width) != (first.layout, first.width) for p in parts):
             raise NotCompilable("linear members differ in layout")
@@ -98,6 +105,14 @@ LINEAR_MODELS = ("LogisticRegression", "Ridge", "Lasso", "LinearRegression")
 
 
 def linear_folds(estimators: Sequence[Any]) -> LinearFolds:
+    """A linear member's fitted fold pipelines folded into one pass (formula: :class:`LinearFolds`).
+
+    Raises:
+        NotCompilable: a fold is not ``onehot -> impute -> scale -> model`` with a
+            LogisticRegression, Ridge, Lasso or LinearRegression; the folds differ in one-hot
+            layout; the imputer adds indicators or the scaler skips centring or scaling; or the
+            one-hot width does not match the coefficients.
+    """
     names = [tuple(name for name, _ in getattr(p, "steps", [])) for p in estimators]
     if any(n != ("onehot", "impute", "scale", "model") for n in names):
         raise NotCompilable("not a one-hot/impute/scale/logistic pipeline")
@@ -158,7 +173,15 @@ def fuse_logistic(estimators: Sequence[Any]) -> LinearFolds:
 
 
 class LinearGroup:
-    """Several aligned linear members in one pass: their weighted probabilities, summed."""
+    """Several aligned linear members in one pass: their weighted probabilities, summed.
+
+    Called with an encoded matrix ``(n_rows, n_features)``, returns
+    ``sum_m weight_m * proba_m(X)``, ``(n_rows, n_classes)``.
+
+    Raises:
+        NotCompilable: (at construction) a member is not a foldable linear pipeline, or the
+            members differ in one-hot layout.
+    """
 
     def __init__(
         self, members: Sequence[EnsembleMember], weights: Sequence[float], n_classes: int
@@ -173,6 +196,7 @@ class LinearGroup:
         self.total = float(self.fold_weights.sum())
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The members' weighted probabilities, summed: ``(n_rows, n_classes)``."""
         if self.linear.width == 1:  # binary: P(positive) per fold, weighted
             from scipy.special import expit
 

@@ -114,6 +114,12 @@ def _compile_logistic(est: Any) -> Step:
 
 
 def compile_estimator(est: Any, n_features: int) -> Step:
+    """One fold's final estimator as ``X (n_rows, n_features) -> (n_rows, n_classes)``.
+
+    A tree model becomes a compiled forest, LightGBM (with a preprocessing step before it) its
+    single-row C predictor, a logistic regression numpy; anything else its own
+    ``predict_proba``. ``n_features`` is the width of the matrix the estimator reads.
+    """
     kind = type(est).__name__
     try:
         tree = tree_kind([est])
@@ -129,7 +135,11 @@ def compile_estimator(est: Any, n_features: int) -> Step:
 
 
 def compile_pipeline(pipeline: Any, n_features: int) -> Step:
-    """The probability function of one fitted fold pipeline, step by step."""
+    """The probability function of one fitted fold pipeline, step by step.
+
+    Returns ``X (n_rows, n_features) -> (n_rows, n_classes)`` with the fold's own classes as
+    columns; ``n_features`` is the encoded matrix's width.
+    """
     steps = list(getattr(pipeline, "steps", [("model", pipeline)]))
     *pre, (_, final) = steps
     transforms = [t for _, step in pre if (t := compile_transform(step)) is not None]

@@ -130,6 +130,7 @@ class _ValueMember:
                 self._fused, self.path = linear_folds(member.estimators).values, "folded linear"
 
     def value(self, X: np.ndarray) -> np.ndarray:
+        """The mean over folds of the predicted value, ``(n_rows,)``."""
         if self._fused is None:
             return np.mean([est.predict(X) for est in self.estimators], axis=0)
         values = self._fused(X)  # (rows, folds), each fold in its library's dtype
@@ -236,6 +237,8 @@ class FastScorer:
             self.paths[i] = "folded linear, grouped"
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The ensemble's output for an encoded matrix ``(n_rows, n_features)``: class
+        probabilities ``(n_rows, n_classes)``, or values ``(n_rows,)`` for regression."""
         out = np.zeros(len(X)) if self.regression else np.zeros((len(X), self.n_classes))
         if len(X) <= SMALL_ROWS:
             for weight, run in self.members:
@@ -276,7 +279,13 @@ def _faster_on_batches(
 
 def compile_scorer(model: CompilableEnsemble, sample: np.ndarray) -> FastScorer | None:
     """A FastScorer proven equal to the model (``predict_proba_matrix``, or
-    ``predict_value_matrix`` for regression) on ``sample`` and edge rows, or None."""
+    ``predict_value_matrix`` for regression) on ``sample`` and edge rows, or None.
+
+    ``sample`` is an encoded matrix ``(n_rows, n_features)`` of typical students (the
+    Predictor uses 24). Equal means within ``TOLERANCE`` (5e-7, relative above 1), scored
+    together and row by row. Never raises: a model that cannot be compiled or proven is
+    logged and served through its own methods (None).
+    """
     try:
         scorer = FastScorer(model, sample)
     except NotCompilable as exc:

@@ -24,7 +24,12 @@ Step = Callable[[np.ndarray], np.ndarray]
 
 
 def compile_transform(step: Any) -> Step | None:
-    """A numpy function doing what ``step.transform`` does; None for steps skipped at predict."""
+    """A numpy function doing what ``step.transform`` does; None for steps skipped at predict.
+
+    ``CodesOneHot``, a NaN-only ``SimpleImputer`` and ``StandardScaler`` are rewritten in numpy
+    from their fitted arrays; any other step keeps its own ``transform``. Samplers (SMOTE)
+    and ``"passthrough"`` do nothing at predict time: None.
+    """
     if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
         return None  # samplers (SMOTE) only act during fit
     kind = type(step).__name__
@@ -62,7 +67,12 @@ def plain_imputer(step: Any) -> bool:
 
 
 def compile_onehot(step: Any) -> Step | None:
-    """``CodesOneHot.transform`` with precomputed positions: one fancy-index for all blocks."""
+    """``CodesOneHot.transform`` with precomputed positions: one fancy-index for all blocks.
+
+    ``(n_rows, n_in)`` -> ``(n_rows, n_numeric + sum(n_categories))``: numeric columns first,
+    then one block per categorical column (NaN, negative and unseen codes: all zeros). None
+    when there is no categorical column (the step passes rows through).
+    """
     cat = np.asarray(list(step.categorical_indices), dtype=np.intp)
     if not len(cat):
         return None
@@ -86,7 +96,11 @@ def compile_onehot(step: Any) -> Step | None:
 
 
 def final_estimators(pipelines: Sequence[Any]) -> list[Any]:
-    """The folds' final estimators when nothing runs before them at predict time."""
+    """The folds' final estimators when nothing runs before them at predict time.
+
+    Raises:
+        NotCompilable: a fold transforms its input before the estimator.
+    """
     out = []
     for pipeline in pipelines:
         steps = list(getattr(pipeline, "steps", [("model", pipeline)]))
@@ -98,6 +112,9 @@ def final_estimators(pipelines: Sequence[Any]) -> list[Any]:
 
 
 def softmax(raw: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis in the input's precision (as XGBoost and LightGBM do)."""
+    """Softmax over the last axis in the input's precision (as XGBoost and LightGBM do).
+
+    ``exp(z - max z) / sum(exp(z - max z))``; any shape, normalised along the last axis.
+    """
     e = np.exp(raw - raw.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)

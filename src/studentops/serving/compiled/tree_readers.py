@@ -30,6 +30,10 @@ def xgboost_forest(est: Any) -> tuple[Forest, str]:
 
     XGBoost compares float32 features with ``x < threshold`` and sums float32 leaves tree by
     tree from the base margin; at a leaf, ``split_conditions`` holds the leaf value.
+
+    Raises:
+        NotCompilable: a missing value other than NaN, another objective or booster (gblinear,
+            dart), or categorical splits.
     """
     missing = est.missing
     if not (missing is None or np.isnan(missing)):
@@ -96,6 +100,10 @@ def lightgbm_forest(est: Any) -> tuple[Forest, str]:
 
     LightGBM compares float64 features with ``x <= threshold``; its missing-value rule depends
     on the split's missing type (see the module docstring). Leaves are summed in float64.
+
+    Raises:
+        NotCompilable: another objective, a sigmoid scale other than 1, or a decision type
+            other than ``<=`` and categorical ``==``.
     """
     booster = est.booster_
     dump = booster.dump_model()
@@ -184,6 +192,10 @@ def sklearn_forest(est: Any) -> Forest:
     scikit-learn compares float32 features with ``x <= threshold`` (a float64 threshold) and
     sends NaN where ``missing_go_to_left`` says. The fractions are normalised per leaf as
     ``DecisionTreeClassifier.predict_proba`` does; the caller divides by the number of trees.
+    A regressor's forest sums its leaves' mean targets the same way.
+
+    Raises:
+        NotCompilable: a multi-output forest.
     """
     if getattr(est, "n_outputs_", 1) != 1:
         raise NotCompilable("multi-output forest")
@@ -223,7 +235,13 @@ def _sklearn_tree(tree: Any, leaf_value: Any) -> dict[str, Any]:
 
 
 def hist_gb_forest(est: Any) -> Forest:
-    """A HistGradientBoosting model's raw score: baseline plus its trees' leaf values."""
+    """A HistGradientBoosting model's raw score: baseline plus its trees' leaf values.
+
+    One output column per class (``n_trees_per_iteration_``); float64 features, ``x <= t``.
+
+    Raises:
+        NotCompilable: native categorical splits.
+    """
     arrays = []
     columns = []
     for iteration in est._predictors:
@@ -263,6 +281,10 @@ def catboost_forest(est: Any) -> tuple[Forest, str]:
     float32 borders). Expanded breadth-first, the leaf reached by path bits b_0..b_{d-1}
     (root first) holds the value of leaf sum(b_L << L). CatBoost's ``scale`` multiplies the
     leaf values, its ``bias`` is the base. NaN follows the feature's ``nan_value_treatment``.
+
+    Raises:
+        NotCompilable: a loss other than Logloss, MultiClass or RMSE, or categorical, text or
+            CTR features.
     """
     import tempfile
 

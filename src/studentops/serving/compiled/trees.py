@@ -73,15 +73,20 @@ class Forest:
 
     @property
     def n_outputs(self) -> int:
+        """The number of output columns the trees add to."""
         return len(self.base)
 
     def splits(self) -> tuple[np.ndarray, np.ndarray]:
-        """(feature, threshold) of every split node."""
+        """(feature, threshold) of every numeric split node: two arrays of shape (n_splits,)."""
         inner = (self.nodes["left"] >= 0) & (self.nodes["missing_kind"] < CATEGORICAL)
         return self.nodes["feature"][inner], self.nodes["threshold"][inner]
 
     def raw(self, X: np.ndarray) -> np.ndarray:
-        """The summed leaf values per row and output column (the booster's raw margin)."""
+        """The summed leaf values per row and output column (the booster's raw margin).
+
+        ``X`` is ``(n_rows, n_features)``, read at ``x_dtype``; the result is
+        ``(n_rows, n_outputs)`` in the leaves' dtype (float32 for XGBoost, else float64).
+        """
         X = np.ascontiguousarray(X, dtype=self.x_dtype)
         out = np.empty((len(X), len(self.base)), dtype=self.value.dtype)
         out[:] = self.base
@@ -103,7 +108,11 @@ class Forest:
 
     @staticmethod
     def concat(forests: list[Forest]) -> Forest:
-        """Several forests walked in one call, each with its own output columns (fold fusion)."""
+        """Several forests walked in one call, each with its own output columns (fold fusion).
+
+        Raises:
+            NotCompilable: the forests differ in split rule, input or leaf dtype, or leaf width.
+        """
         first = forests[0]
         if any(
             (f.rule, f.x_dtype, f.value.dtype, f.value.ndim)

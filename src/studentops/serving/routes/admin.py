@@ -23,6 +23,7 @@ async def reload(
     state: StateDep,
     force: Annotated[bool, Query(description="Reload even if the version is unchanged.")] = False,
 ) -> dict[str, Any]:
+    """Swap in the registry's champion now; other workers follow through the signal file."""
     result = await run_in_threadpool(state.holder.reload, force)
     signal_reload(state.signal_file)
     return result.as_dict()

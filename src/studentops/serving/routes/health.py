@@ -14,6 +14,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", summary="The process is up")
 async def health() -> dict[str, str]:
+    """Liveness: the process answers (a model may still be loading)."""
     return {"status": "ok"}
 
 
@@ -23,6 +24,7 @@ async def health() -> dict[str, str]:
     responses={503: {"description": "No model loaded yet."}},
 )
 async def ready(state: StateDep) -> Any:
+    """Readiness: the served model's name and version, or 503 while none is loaded."""
     current = state.holder.current
     if current is None:
         return JSONResponse(
@@ -34,5 +36,6 @@ async def ready(state: StateDep) -> Any:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(state: StateDep) -> Response:
+    """The Prometheus exposition text (merged over workers in multiprocess mode)."""
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

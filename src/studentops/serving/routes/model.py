@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["model"], dependencies=[PredictKey])
     responses=error_responses(401, 403, 503),
 )
 async def model_info(predictor: PredictorDep) -> dict[str, Any]:
+    """Name, version, profile, task, classes, features, metrics and band rule of the model."""
     info = predictor.info
     return {
         "name": info.name,

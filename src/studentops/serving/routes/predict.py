@@ -97,6 +97,7 @@ json_route = Route("/v1/predict", predict, methods=["POST"], name="predict")
 async def predict_csv(
     file: UploadFile, predictor: PredictorDep, service: ServiceDep
 ) -> StreamingResponse:
+    """Score a CSV file: valid rows ranked by risk as CSV; counts and bands in the headers."""
     result = await run_in_threadpool(service.predict_csv, predictor, file.file)
     return StreamingResponse(
         result.chunks(),
