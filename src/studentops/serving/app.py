@@ -164,6 +164,10 @@ def create_app(
         explainer: ``explain_rows`` replacement (tests); defaults to training.explain.
         poll: poll the registry every ``settings.reload_interval_s``.
         log_predictions: write every prediction to the prediction log.
+
+    Raises:
+        ConfigError: no profile to serve.
+        ProfileError: the profile cannot be found or read.
     """
     settings = settings or load_settings()
     if not settings.serve_profile:

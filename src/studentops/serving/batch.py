@@ -55,7 +55,12 @@ class ScoreSummary:
 def load_predictor(
     profile: str, settings: Settings | None = None, explainer: Any = None
 ) -> Predictor:
-    """A Predictor for the champion of ``profile`` from the registry."""
+    """A Predictor for the champion of ``profile`` from the registry.
+
+    Raises:
+        ModelError: the profile has no champion, or its model cannot be loaded.
+        ProfileError: the profile cannot be found or read.
+    """
     from studentops.serving.source import RegistrySource
 
     settings = settings or load_settings()
@@ -127,7 +132,11 @@ def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResul
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV or Parquet by extension, with Arrow's writers (ten times pandas' CSV writer)."""
+    """CSV or Parquet by extension, with Arrow's writers (ten times pandas' CSV writer).
+
+    Raises:
+        DataError: the file cannot be written (a missing permission, a full disk).
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq

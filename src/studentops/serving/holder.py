@@ -91,7 +91,11 @@ class ModelHolder:
         return current.info.version if current is not None else None
 
     def get(self) -> Predictor:
-        """The Predictor to use for one request (raises ModelError when none is loaded)."""
+        """The Predictor to use for one request.
+
+        Raises:
+            ModelError: no model is loaded (yet), with the last load error if any (HTTP 503).
+        """
         current = self.current
         if current is None:
             raise ModelError(self.last_error or "no model loaded yet")

@@ -109,7 +109,11 @@ def _json_schema(column: Column) -> dict[str, Any]:
 
 
 def _contract_field(rule: Rule, schema: dict[str, Any]) -> Any:
-    """A field judged by the data contract, exactly as validation judges a CSV cell."""
+    """A field judged by the data contract, exactly as validation judges a CSV cell.
+
+    The field's validator raises ``PydanticCustomError`` (missing, wrong type, out of range,
+    unknown category) with the contract's reason; pydantic gathers them per row.
+    """
 
     def check(value: Any) -> Any:
         verdict = rule(value)

@@ -75,7 +75,14 @@ class PredictionService:
     # -- JSON ------------------------------------------------------------------------------
 
     def parse(self, body: bytes) -> Any:
-        """Decode the body and check its shape and size before any per-field work."""
+        """Decode the body and check its shape and size before any per-field work.
+
+        Returns a dict (one record) or a non-empty list of dicts.
+
+        Raises:
+            BadRequestBody: not JSON, an empty list, or neither an object nor a list (422).
+            TooLarge: more records than ``max_batch_rows`` (413).
+        """
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -106,7 +113,11 @@ class PredictionService:
         return payload
 
     def predict_json(self, predictor: Predictor, payload: Any, explain: bool, top_k: int) -> bytes:
-        """Validate, score, count and log; returns the JSON response body."""
+        """Validate, score, count and log; returns the JSON response body.
+
+        Raises:
+            RecordsInvalid: a field of some record broke the profile (422, every field named).
+        """
         start = time.perf_counter()
         try:
             records, ids = predictor.validate(payload)
@@ -164,7 +175,12 @@ class PredictionService:
     # -- CSV -------------------------------------------------------------------------------
 
     def predict_csv(self, predictor: Predictor, upload: BinaryIO) -> CsvResult:
-        """Score an uploaded CSV: validated like training input, ranked by risk, rejects kept."""
+        """Score an uploaded CSV: validated like training input, ranked by risk, rejects kept.
+
+        Raises:
+            DataError: the upload cannot be decoded or has no data rows (422).
+            TooLarge: more rows than ``max_batch_rows`` (413).
+        """
         frame = read_upload(upload, predictor.profile.formats.encoding)
         if len(frame) > self.max_batch_rows:
             raise TooLarge(f"{len(frame)} rows in one upload; the limit is {self.max_batch_rows}")
@@ -197,7 +213,11 @@ class PredictionService:
 
 def read_upload(upload: BinaryIO, encoding: str | None = None) -> pd.DataFrame:
     """Read an uploaded CSV as text cells, exactly as ``validate`` reads a file: encoding
-    detected (or the profile's), delimiter sniffed."""
+    detected (or the profile's), delimiter sniffed.
+
+    Raises:
+        DataError: the bytes cannot be decoded, or there is no data row.
+    """
     text, notes = decode_text(upload.read(), "the upload", encoding)
     frame = parse_csv_text(text, "the upload")
     if frame.empty:

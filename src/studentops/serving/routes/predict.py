@@ -48,7 +48,11 @@ async def predict(request: Request) -> Response:
 
 
 def predict_options(query: Mapping[str, str]) -> tuple[bool, int]:
-    """``explain`` and ``top_k`` from the query string, with FastAPI's boolean spellings."""
+    """``explain`` and ``top_k`` from the query string, with FastAPI's boolean spellings.
+
+    Raises:
+        RecordsInvalid: ``explain`` is not a boolean or ``top_k`` not an integer in range (422).
+    """
     errors = []
     explain = False
     raw = query.get("explain")

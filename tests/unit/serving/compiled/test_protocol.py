@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -121,3 +123,50 @@ def test_a_model_without_members_is_served_without_the_compiled_scorer() -> None
     assert not isinstance(model, CompilableEnsemble)
     predictor = Predictor(model, ModelInfo("m", "1", profile.name), fast=True)  # type: ignore[arg-type]
     assert predictor.fast is None
+
+
+CONFORMANCE = """
+from studentops.serving.compiled.protocol import CompilableEnsemble, EnsembleMember
+from studentops.training.model import Member, StudentModel
+
+
+def as_ensemble(model: StudentModel) -> CompilableEnsemble:
+    return model
+
+
+def as_member(member: Member) -> EnsembleMember:
+    return member
+
+
+class NoWeights:
+    members: list[Member] = []
+
+
+def control(model: NoWeights) -> CompilableEnsemble:
+    return model  # the one error expected: proves mypy resolved the real types
+"""
+
+
+def test_student_model_meets_the_protocol_for_the_type_checker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mypy agrees that StudentModel and Member fit the protocol (names and types)."""
+    mypy_api = pytest.importorskip("mypy.api")
+    import studentops
+
+    snippet = tmp_path / "conformance.py"
+    snippet.write_text(CONFORMANCE)
+    monkeypatch.setenv("MYPYPATH", str(Path(studentops.__file__).parents[1]))
+    out, err, status = mypy_api.run(
+        [
+            "--config-file",
+            "",
+            "--ignore-missing-imports",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(snippet),
+        ]
+    )
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert status == 1, out + err
+    assert len(errors) == 1 and "NoWeights" in errors[0], out + err
