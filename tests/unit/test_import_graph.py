@@ -95,8 +95,11 @@ LAYER_NAMES = {
 # datasets, streaming: the lead at merge). The lead empties both lists; do not add to them.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
+        # contract: Profile under TYPE_CHECKING and category_key lazily; profile: Formats
         frozenset({"studentops.datasets.contract", "studentops.datasets.profile"}),
+        # lazily, each way (issue-18-early moves the study out of events/)
         frozenset({"studentops.events.current", "studentops.events.early_warning"}),
+        # scoring: ScoredBatch under TYPE_CHECKING; worker: the Scorer protocol
         frozenset({"studentops.streaming.scoring", "studentops.streaming.worker"}),
     }
 )

@@ -31,6 +31,9 @@ def test_api_equals_the_logged_mlflow_model(registry: Registry, as_records: Any)
     frame = registry.cohort.drop(columns=["Target"]).head(200)
     expected = pyfunc.predict(frame)
     with TestClient(create_app(registry.settings, poll=False)) as client:
+        # the compiled scorer proved itself against the model at load (serving/compiled/)
+        described = client.get("/v1/model").json()
+        assert described["fast_path"], described["fast_path_members"]
         # One at a time (the single-student fast path) and as one batch.
         singles = [client.post("/v1/predict", json=r).json() for r in as_records(frame[:50])]
         batch = client.post("/v1/predict", json=as_records(frame)).json()
