@@ -29,15 +29,19 @@ checks and alerts are jobs).
 8. foundation: the package root, ``config``, ``errors``, ``output`` (how commands print) and
    other small top-level helpers, each listed by name: a new top-level module needs a layer.
 
-Known breaks are listed in ``KNOWN_CYCLES`` and ``KNOWN_LAYER_BREAKS`` (issue 11): other branches
-remove them, and the lead empties both lists at merge. An entry that no longer occurs fails
-``test_known_breaks_still_occur``, so the lists only shrink.
+Parts (the prefixes below) of one layer may import each other, but only one way: no loop
+between parts either.
+
+Known breaks are listed in ``KNOWN_CYCLES`` and ``KNOWN_LAYER_BREAKS`` (issue 11): other
+branches remove them, and the lead empties both lists at merge. An entry that no longer occurs
+fails ``test_known_breaks_still_occur``, so the lists only shrink.
 """
 
 from __future__ import annotations
 
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,7 +96,7 @@ LAYER_NAMES = {
 }
 
 # Issue 11: loops and layer breaks that other branches remove (training/events: issue-18-early;
-# datasets, streaming: the lead at merge). The lead empties both lists; do not add to them.
+# datasets, streaming: the lead at merge). The lead empties the lists; do not add to them.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
         # contract: Profile under TYPE_CHECKING and category_key lazily; profile: Formats
@@ -117,6 +121,23 @@ KNOWN_LAYER_BREAKS: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+def part_of(module: str) -> str:
+    """The rule of LAYER_RULES that places ``module``: its longest matching prefix.
+
+    Raises:
+        LookupError: no rule matches (a new top-level module: give it a layer).
+    """
+    best: str | None = None
+    for prefix, _ in LAYER_RULES:
+        # the root rule is the package itself: a new top-level module must be given a layer
+        matches = module == prefix or (prefix != ROOT and module.startswith(prefix + "."))
+        if matches and (best is None or len(prefix) > len(best)):
+            best = prefix
+    if best is None:
+        raise LookupError(f"{module}: no layer; add it to LAYER_RULES")
+    return best
+
+
 def layer_of(module: str) -> int:
     """The layer of ``module`` (1 = top): the one of its longest matching prefix in LAYER_RULES.
 
@@ -125,18 +146,9 @@ def layer_of(module: str) -> int:
     Raises:
         LookupError: no rule matches (a new top-level module: give it a layer).
     """
-    last = module.rsplit(".", 1)[-1]
-    if last == "commands" or last.startswith("demo"):
+    if module.rsplit(".", 1)[-1] in ("commands", "demo_step"):
         return 1
-    best: tuple[int, int] | None = None
-    for prefix, layer in LAYER_RULES:
-        # the root rule is the package itself: a new top-level module must be given a layer
-        matches = module == prefix or (prefix != ROOT and module.startswith(prefix + "."))
-        if matches and (best is None or len(prefix) > best[0]):
-            best = (len(prefix), layer)
-    if best is None:
-        raise LookupError(f"{module}: no layer; add it to LAYER_RULES")
-    return best[1]
+    return dict(LAYER_RULES)[part_of(module)]
 
 
 @cache
@@ -215,22 +227,57 @@ def layer_breaks() -> set[tuple[str, str]]:
     }
 
 
+def part_imports() -> dict[str, set[str]]:
+    """Part -> the other parts its modules import (entry points left out: nothing imports
+    them, and a loop among them is a module loop; known layer breaks left out: they are
+    listed once, in KNOWN_LAYER_BREAKS)."""
+    edges: dict[str, set[str]] = {}
+    for importer, targets in direct_imports().items():
+        if layer_of(importer) == 1:
+            continue
+        for imported in targets:
+            known = (importer, imported) in KNOWN_LAYER_BREAKS
+            if not known and part_of(imported) != part_of(importer):
+                edges.setdefault(part_of(importer), set()).add(part_of(imported))
+    return edges
+
+
 def test_the_cycle_finder_finds_loops() -> None:
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
     assert set(strongly_connected(edges)) == {frozenset("abc"), frozenset("e")}
 
 
-def test_grimp_sees_lazy_and_type_checking_imports() -> None:
-    """The rules below rely on it: a lazy import inside a function is an edge of the graph."""
-    imports = direct_imports()
-    # serving.predictor imports training.explain inside Predictor.explain only
-    assert "studentops.training.explain" in imports["studentops.serving.predictor"]
+def test_grimp_sees_lazy_and_type_checking_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules below rely on it: an import inside a function or under TYPE_CHECKING is an
+    edge of the graph, and a loop made of them is found."""
+    package = tmp_path / "loopdemo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from loopdemo import b\n    return b\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from loopdemo import a\n"
+    )
+    (package / "c.py").write_text("import loopdemo.a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = grimp.build_graph("loopdemo", cache_dir=None)
+    edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    assert edges["loopdemo.a"] == {"loopdemo.b"}
+    assert edges["loopdemo.b"] == {"loopdemo.a"}
+    assert strongly_connected(edges) == [frozenset({"loopdemo.a", "loopdemo.b"})]
 
 
 def test_no_import_loops() -> None:
     loops = [c for c in strongly_connected(direct_imports()) if c not in KNOWN_CYCLES]
     report = "\n".join(f"loop of {len(c)} modules:\n{describe_cycle(c)}" for c in loops)
     assert not loops, f"import loops in src/studentops:\n{report}"
+
+
+def test_no_loops_between_parts() -> None:
+    """Two parts of one layer may import each other's modules only one way."""
+    loops = [sorted(c) for c in strongly_connected(part_imports())]
+    assert not loops, f"parts that import each other: {loops}"
 
 
 def test_every_module_has_a_layer() -> None:
