@@ -90,18 +90,22 @@ def kernels() -> dict[str, Any]:
 
     @njit(cache=True, nogil=True)
     def sum_lt(X, nodes, value, roots, column, out):
+        """Add each tree's leaf (XGBoost rule) to ``out[row, column[tree]]``; X is
+        ``(n_rows, n_features)``, out ``(n_rows, n_outputs)`` holding the base on entry."""
         for t in range(roots.shape[0]):
             for i in range(X.shape[0]):
                 out[i, column[t]] += value[leaf_lt(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
     def sum_le(X, nodes, value, roots, column, out):
+        """As ``sum_lt`` with scikit-learn's and CatBoost's rule (``x <= t``)."""
         for t in range(roots.shape[0]):
             for i in range(X.shape[0]):
                 out[i, column[t]] += value[leaf_le(X[i], roots[t], nodes)]
 
     @njit(cache=True, nogil=True)
     def sum_lightgbm(X, nodes, cat_bounds, cat_bits, value, roots, column, out):
+        """As ``sum_lt`` with LightGBM's numerical and categorical decisions."""
         for t in range(roots.shape[0]):
             for i in range(X.shape[0]):
                 leaf = leaf_lightgbm(X[i], roots[t], nodes, cat_bounds, cat_bits)
@@ -109,6 +113,8 @@ def kernels() -> dict[str, Any]:
 
     @njit(cache=True, nogil=True)
     def sum_le_vector(X, nodes, value, roots, column, out):
+        """As ``sum_le`` for leaves holding a row (a random forest's class fractions, value
+        ``(n_nodes, width)``), added to columns ``column[tree] .. column[tree] + width - 1``."""
         width = value.shape[1]
         for t in range(roots.shape[0]):
             for i in range(X.shape[0]):
