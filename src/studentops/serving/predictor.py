@@ -32,30 +32,64 @@ __all__ = ["BANDS", "ModelInfo", "Predictor", "RecordsInvalid", "RiskBands", "Sc
 
 
 class ServableModel(Protocol):
-    """What the Predictor needs from a trained model (``training.model.StudentModel``)."""
+    """What the Predictor needs from a trained model (``training.model.StudentModel``).
+
+    A model that also meets :class:`~studentops.serving.compiled.protocol.CompilableEnsemble`
+    (a weighted ensemble of fold members) is compiled at load and proven equal to
+    ``predict_proba_matrix`` / ``predict_value_matrix``; any other is scored by those methods.
+    ``X`` below is the encoded matrix ``(n_rows, n_features)`` in ``feature_columns`` order.
+    """
 
     profile: Profile
 
     @property
-    def task(self) -> str: ...
+    def task(self) -> str:
+        """``"binary"``, ``"multiclass"`` or ``"regression"``."""
+        ...
 
     @property
-    def classes_(self) -> list[Any]: ...
+    def classes_(self) -> list[Any]:
+        """Class values in the order of the probability columns (empty for regression)."""
+        ...
 
     @property
-    def feature_columns(self) -> list[str]: ...
+    def feature_columns(self) -> list[str]:
+        """The profile columns the model reads, in order."""
+        ...
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray: ...
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """A validated frame as the encoded matrix ``(n_rows, n_features)`` (float64)."""
+        ...
 
-    def encode_records(self, records: list[dict[str, Any]]) -> np.ndarray: ...
+    def encode_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """Validated records (plain dicts) as the encoded matrix, without pandas."""
+        ...
 
-    def predict_proba_matrix(self, X: np.ndarray) -> np.ndarray: ...
+    def predict_proba_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n_rows, n_classes)``.
 
-    def predict_value_matrix(self, X: np.ndarray) -> np.ndarray: ...
+        Raises:
+            TypeError: for a regression model.
+        """
+        ...
 
-    def decide(self, proba: np.ndarray) -> np.ndarray: ...
+    def predict_value_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Predicted values ``(n_rows,)`` in the target's unit (regression).
 
-    def risk_from_output(self, output: np.ndarray) -> np.ndarray | None: ...
+        Raises:
+            TypeError: for a classification model.
+        """
+        ...
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class indices ``(n_rows,)`` from probabilities ``(n_rows, n_classes)`` by the model's
+        rule (a tuned threshold for binary, class weights for multiclass)."""
+        ...
+
+    def risk_from_output(self, output: np.ndarray) -> np.ndarray | None:
+        """Risk ``(n_rows,)`` in [0, 1] from probabilities or values; None when the profile
+        defines no risk."""
+        ...
 
 
 class RecordsInvalid(StudentOpsError):
@@ -169,7 +203,7 @@ class Predictor:
     # -- scoring ---------------------------------------------------------------------------
 
     def score_matrix(self, X: np.ndarray) -> Scores:
-        """Score encoded rows: prediction, risk score and probabilities as arrays.
+        """Score encoded rows ``X (n_rows, n_features)``: prediction, risk and probabilities.
 
         Rows go through the compiled scorer when there is one (proven equal to the model at
         construction): about 100x faster for one student and still faster for 1,000 (measured:
