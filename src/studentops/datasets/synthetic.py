@@ -29,8 +29,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaincinv, gammaincinv, ndtr, ndtri
 
-from studentops.datasets.drift import Drift, check_drift, missing_mask, mix_shares, parse_drift
-from studentops.datasets.drift import shift_values as _shift
+from studentops.datasets.drift_injection import (
+    Drift,
+    check_drift,
+    missing_mask,
+    mix_shares,
+    parse_drift,
+)
+from studentops.datasets.drift_injection import shift_values as _shift
 from studentops.datasets.profile import Column, Profile, category_key
 from studentops.errors import DataError
 
@@ -161,7 +167,7 @@ def generate_cohort(
         rows: number of students.
         seed: random seed.
         drifts: changes to apply, as :class:`Drift` or spec text (see
-            :mod:`studentops.datasets.drift`).
+            :mod:`studentops.datasets.drift_injection`).
 
     Returns:
         The profile's columns in profile order. Every row passes ``validate`` unless a drift

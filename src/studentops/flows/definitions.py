@@ -79,7 +79,7 @@ def validate_training_data(profile: str, data: str | None, settings: Settings) -
 def train_and_register_model(
     profile: str, data: str | None, settings: Settings, time_budget_s: float, seed: int, split: str
 ) -> Any:
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
     from studentops.training.pipeline import train_and_register
 
     quiet_library_logs(optuna=True)
@@ -91,7 +91,7 @@ def train_and_register_model(
 @network_task
 def promote_challenger(profile: str, settings: Settings) -> Any:
     from studentops.registry.models import promote
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     return promote(
         client_for(settings),
@@ -169,8 +169,8 @@ def gather_input(
 
 @network_task
 def load_champion(profile: str, settings: Settings) -> Any:
-    from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     return load_predictor(profile, settings)
@@ -311,7 +311,7 @@ def check_window(
     data: str | None,
 ) -> Any:
     from studentops.monitoring.check import run_check
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     return run_check(profile, settings=settings, since=since, until=until, data=data)
@@ -337,7 +337,7 @@ def retrain_gated(
 ) -> Any:
     from studentops.monitoring.retraining.retrain import retrain
     from studentops.monitoring.retraining.sources import new_labelled_rows
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs(optuna=True)
     rows = data if data is not None else new_labelled_rows(settings, profile)

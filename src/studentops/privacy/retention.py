@@ -71,8 +71,8 @@ def keys_for(student_id: Any, settings: Settings) -> list[str]:
 
 
 def _engine(settings: Settings) -> Engine:
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.predlog import make_engine
-    from studentops.registry.tracking import with_installed_driver
 
     if not settings.prediction_log_url:
         settings.ensure_home()  # the default SQLite file lives there

@@ -268,7 +268,7 @@ def model_card(
         ModelError: no such model or version, or the version has no card (registered before
             cards existed).
     """
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     if fmt not in FILES:
         raise ModelError(f"unknown card format '{fmt}' (choose: {', '.join(FILES)})")

@@ -41,7 +41,7 @@ def champion_uri(profile_name: str) -> str:
 
 def champion_version(profile_name: str, settings: Settings | None = None) -> str | None:
     """The champion's version number, or None when there is none yet. One registry read."""
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings or load_settings())
     found = version_by_alias(client, registered_model_name(profile_name), CHAMPION)
@@ -63,7 +63,7 @@ def load_student_model(uri: str, settings: Settings | None = None) -> tuple[Any,
     from mlflow.exceptions import MlflowException
 
     from studentops.registry.models import get_version
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings or load_settings())
     summary = None

@@ -188,7 +188,7 @@ def create_app(
     )
     prediction_log = None
     if log_predictions:
-        from studentops.registry.tracking import with_installed_driver
+        from studentops.databases import with_installed_driver
 
         # The database work runs in a child process: a writer thread here would compete with
         # requests for the GIL (see studentops.monitoring.logwriter).

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studentops.streaming.backends.base import Message, OutRecord, Sink, Source
-from studentops.streaming.events import (
+from studentops.streaming.messages import (
     INVALID_FEATURES,
     SCORING_FAILED,
     TOO_MANY_DELIVERIES,

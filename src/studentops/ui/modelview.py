@@ -49,7 +49,7 @@ class Reports:
 
 def model_profiles(settings: Settings) -> list[str]:
     """Profiles that have a registered model, sorted by name."""
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings)
     found = client.search_registered_models(f"name LIKE '{PREFIX}%'")
@@ -58,7 +58,7 @@ def model_profiles(settings: Settings) -> list[str]:
 
 def versions(settings: Settings, profile: str) -> list[VersionSummary]:
     from studentops.registry.models import list_versions
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     return list_versions(client_for(settings), profile)
 
@@ -96,7 +96,7 @@ def load_reports(settings: Settings, run_id: str | None) -> Reports:
         return Reports(run_id=None)
     from mlflow.exceptions import MlflowException
 
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     cache = settings.home / "dashboard" / "reports" / run_id
     if not (cache / ".complete").is_file():
@@ -184,7 +184,7 @@ def promote_version(
         ModelError: no challenger, or the version is already champion.
     """
     from studentops.registry.models import promote
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     require_admin(settings, admin_key)
     return promote(
@@ -199,7 +199,7 @@ def promote_version(
 def rollback_champion(settings: Settings, profile: str, admin_key: str | None) -> RollbackResult:
     """Give @champion back to the previous champion; needs an admin key (AuthError)."""
     from studentops.registry.models import rollback
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     require_admin(settings, admin_key)
     return rollback(client_for(settings), profile)

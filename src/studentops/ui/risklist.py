@@ -234,8 +234,8 @@ def log_predictions(
 ) -> int:
     """Append scored rows to the prediction log (ids pseudonymised by the log); returns rows
     written."""
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.predlog import PredictionLog
-    from studentops.registry.tracking import with_installed_driver
     from studentops.serving.batch import log_rows
 
     if not settings.prediction_log_url:

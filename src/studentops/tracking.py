@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studentops.config import Settings
+from studentops.databases import with_installed_driver
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -44,14 +45,6 @@ _TRIAL_STATUS = {
     "timeout": "KILLED",
     "failed": "FAILED",
 }
-
-
-def with_installed_driver(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy defaults to psycopg2)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
 
 
 def quiet_library_logs(*, optuna: bool = False) -> None:
