@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from studentops.config import Settings
 from studentops.databases import with_installed_driver
+from studentops.json_values import to_json_safe
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -247,8 +248,10 @@ def log_parent_summary(
 ) -> None:
     """Parameters, CV score, fairness and lineage of a training run in one batch.
 
-    The test metrics are logged separately with the model (``log_model_metrics``) so that they
-    are attached to the logged model as well as to the run.
+    The test metrics are logged separately with the logged model's id
+    (``mlflow.log_metrics(..., model_id=...)`` in
+    :func:`studentops.training.pipeline.train_and_register`), so that they are attached to the
+    logged model as well as to the run.
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -306,8 +309,8 @@ def log_reports(
     if artifacts.is_dir() and any(artifacts.iterdir()):
         client.log_artifacts(run_id, str(artifacts), artifact_path="reports")
     client.log_text(run_id, result.profile.to_yaml(), "profile.yaml")
-    client.log_dict(run_id, _jsonable(result.fairness or {}), "fairness.json")
-    client.log_dict(run_id, _jsonable(dict(validation)), "validation/summary.json")
+    client.log_dict(run_id, to_json_safe(result.fairness or {}), "fairness.json")
+    client.log_dict(run_id, to_json_safe(dict(validation)), "validation/summary.json")
     if rejects_path is not None and rejects_path.is_file():
         _log_rejects(client, run_id, rejects_path, result.profile.id)
 
@@ -329,16 +332,3 @@ def _log_rejects(client: MlflowClient, run_id: str, path: Path, id_column: str |
         copy = Path(folder) / path.name
         frame.to_csv(copy, index=False)
         client.log_artifact(run_id, str(copy), artifact_path="validation")
-
-
-def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so numpy scalars and NaN become plain values."""
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

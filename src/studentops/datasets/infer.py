@@ -23,6 +23,7 @@ import yaml
 from studentops.datasets.contract import Formats, Rule, detect_decimal, fold
 from studentops.datasets.loading import read_table
 from studentops.datasets.profile import Profile, parse_profile
+from studentops.json_values import to_json_safe
 
 MAX_CATEGORIES = 30
 NUMERIC_SHARE = 0.9  # a column whose readable cells are this share numbers is a number column
@@ -90,7 +91,7 @@ class Draft:
 
     def profile(self) -> Profile:
         """The draft as a Profile (raises ProfileError while a question is open)."""
-        return parse_profile(_jsonable(self.data), origin="inferred profile")
+        return parse_profile(to_json_safe(self.data), origin="inferred profile")
 
     def to_yaml(self) -> str:
         """The draft with its notes and questions as comments at the top."""
@@ -98,7 +99,7 @@ class Draft:
         lines += [f"# guess: {n}" for n in self.notes]
         lines += [f"# QUESTION: {q}" for q in self.questions]
         body = yaml.safe_dump(
-            _jsonable(self.data),
+            to_json_safe(self.data),
             sort_keys=False,
             allow_unicode=True,
             default_flow_style=None,
@@ -430,16 +431,6 @@ def infer_profile(frame: pd.DataFrame, name: str, target: str | None = None) -> 
         ProfileError: the draft leaves a question open (e.g. which class is at risk).
     """
     return draft_profile(frame, name, target).profile()
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def draft_from_file(

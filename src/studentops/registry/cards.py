@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from studentops.config import Settings, load_settings
 from studentops.errors import ModelError
+from studentops.json_values import to_json_safe
 from studentops.registry.card_content import Block, card_blocks
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def build_card(
         "sensitive_as_features": profile.sensitive_as_features,
         "retention_days": settings.privacy_retention_days,
     }
-    return _jsonable(card)
+    return to_json_safe(card)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -277,23 +278,6 @@ def model_card(
     if summary.run_id is None:
         raise ModelError(f"{summary.name} v{summary.version} has no run, hence no card")
     return run_artifact_text(client, summary.run_id, f"{CARD_DIR}/{FILES[fmt]}")
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (NaN and infinities become None)."""
-    import math
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def demo_card_step(

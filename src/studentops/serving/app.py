@@ -203,7 +203,7 @@ def create_app(
         profile=profile,
         holder=holder,
         metrics=metrics,
-        service=PredictionService(holder, metrics, prediction_log, settings.max_batch_rows),
+        service=PredictionService(metrics, prediction_log, settings.max_batch_rows),
         keys=KeyChecker(settings.api_keys, settings.admin_keys, settings.require_api_key),
         log=prediction_log,
         signal_file=settings.home / "serve" / f"reload-{profile.name}",
