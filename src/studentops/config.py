@@ -245,12 +245,16 @@ class Settings(BaseSettings):
 
     @property
     def mlflow_artifact_root(self) -> str:
+        """Where MLflow stores artifacts: ``artifact_location`` if set, else ``home/mlartifacts`` as
+        a file URI."""
         if self.artifact_location:
             return self.artifact_location
         return (self.home / "mlartifacts").resolve().as_uri()
 
     @property
     def prediction_log(self) -> str:
+        """The prediction-log database URL: ``prediction_log_url`` if set, else SQLite
+        ``home/predictions.db``."""
         if self.prediction_log_url:
             return self.prediction_log_url
         return f"sqlite:///{(self.home / 'predictions.db').resolve()}"

@@ -32,6 +32,7 @@ class Steps:
         self.titles: list[str] = []
 
     def __call__(self, text: str) -> None:
+        """Number the next step, remember its title and print it as a heading."""
         self.count += 1
         self.titles.append(f"{self.count}. {text}")
         console.rule(f"[bold]{self.count}. {text}")

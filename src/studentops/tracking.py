@@ -72,6 +72,7 @@ def tracking_uri(settings: Settings) -> str:
 
 
 def registry_uri(settings: Settings) -> str:
+    """The model-registry URI: ``registry_uri`` if set, else the tracking URI (same store)."""
     if settings.registry_uri:
         return with_installed_driver(settings.registry_uri)
     return tracking_uri(settings)
@@ -97,6 +98,7 @@ def client_for(settings: Settings) -> MlflowClient:
 
 
 def experiment_name(profile_name: str) -> str:
+    """The MLflow experiment of a profile: ``studentops/<profile>``."""
     return f"studentops/{profile_name}"
 
 
@@ -132,6 +134,9 @@ def clean_key(key: str) -> str:
 
 
 def param_value(value: Any) -> str:
+    """A parameter value as MLflow text (JSON for non-strings), cut to MLflow's 6,000-character
+    limit on parameter values (``MAX_PARAM_VAL_LENGTH`` in ``mlflow.utils.validation``).
+    """
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:_MAX_PARAM]
 
@@ -173,6 +178,8 @@ class TrialLogger:
         self._thread.start()
 
     def submit(self, record: TrialRecord, end_ms: int | None = None) -> None:
+        """Queue a finished trial for the logging thread (``end_ms``: its end, epoch
+        milliseconds)."""
         self._queue.put(_TrialJob(record, end_ms or int(time.time() * 1000)))
 
     def close(self) -> set[int]:

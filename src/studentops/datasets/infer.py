@@ -443,9 +443,3 @@ def draft_from_file(
     """Read a CSV/Parquet file (encoding detected unless given) and draft its profile."""
     frame = read_table(path, sep, encoding)
     return draft_profile(frame, name=name, target=target)
-
-
-def infer_profile_from_file(
-    path: str, name: str, sep: str | None = None, target: str | None = None
-) -> Profile:
-    return draft_from_file(path, name, sep, target).profile()

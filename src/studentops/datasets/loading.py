@@ -151,6 +151,11 @@ def read_csv(path: Path, sep: str | None = None, encoding: str | None = None) ->
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file with its header cleaned like a CSV's.
+
+    Raises:
+        DataError: the file is not readable Parquet (pyarrow raises many types; one line here).
+    """
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a bad file

@@ -72,6 +72,8 @@ class Column(BaseModel):
 
     @property
     def category_keys(self) -> list[str]:
+        """The declared categories as comparison keys (:func:`category_key`: folded case and
+        spaces)."""
         return [category_key(c) for c in self.categories or []]
 
 
@@ -260,14 +262,19 @@ class Profile(BaseModel):
 
     @property
     def task(self) -> Task:
+        """The prediction task of the target: ``binary``, ``multiclass`` or ``regression``."""
         return self.target.task
 
     @property
     def target_source(self) -> str | None:
+        """The numeric column the target is derived from (``target.derive.source``), if any."""
         return self.target.derive.source if self.target.derive else None
 
     @property
     def non_features(self) -> set[str]:
+        """Columns never used as model features: id, target and its source, leaks, dropped, group,
+        period, and the sensitive columns unless ``sensitive_as_features``.
+        """
         out = {self.target.column, *self.leaks, *self.drop}
         if self.id:
             out.add(self.id)
@@ -291,11 +298,9 @@ class Profile(BaseModel):
         ]
 
     @property
-    def numeric_features(self) -> list[str]:
-        return [c for c in self.feature_columns if self.columns[c].type in ("integer", "number")]
-
-    @property
     def categorical_features(self) -> list[str]:
+        """Feature columns encoded as categories (``category`` and ``boolean`` types), profile
+        order."""
         return [c for c in self.feature_columns if self.columns[c].type in ("category", "boolean")]
 
     def class_order(self) -> list[Any]:
@@ -316,6 +321,14 @@ class Profile(BaseModel):
 
     @property
     def negative_class(self) -> Scalar:
+        """The binary target's class that is not ``positive`` (the "not at risk" class).
+
+        Taken from ``negative_label``, else the one other value of ``mapping``, else the other of a
+        two-category target column.
+
+        Raises:
+            ProfileError: the negative class cannot be told from the profile.
+        """
         t = self.target
         if t.negative_label:
             return t.negative_label
@@ -381,6 +394,7 @@ class Profile(BaseModel):
         return []
 
     def to_yaml(self) -> str:
+        """The profile as YAML, without defaults (what ``profile show`` prints and MLflow logs)."""
         data = self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         data = {"name": self.name, **data}
         return yaml.safe_dump(
@@ -432,6 +446,11 @@ def parse_profile(data: Any, origin: str = "profile") -> Profile:
 
 
 def profile_from_file(path: str | Path) -> Profile:
+    """Load and check a profile from a YAML file.
+
+    Raises:
+        ProfileError: the file is missing, not YAML, or not a valid profile (one line).
+    """
     p = Path(path)
     if not p.is_file():
         raise ProfileError(f"profile file not found: {p}")
@@ -443,6 +462,7 @@ def profile_from_file(path: str | Path) -> Profile:
 
 
 def builtin_profile_names() -> list[str]:
+    """Names of the profiles shipped as package data (``datasets/profiles/*.yaml``), sorted."""
     folder = resources.files("studentops.datasets") / "profiles"
     return sorted(
         entry.name.removesuffix(".yaml")

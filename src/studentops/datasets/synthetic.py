@@ -81,6 +81,7 @@ class Marginal:
         return np.round(np.interp(u, self.probs, self.values), self.decimals)
 
     def share_at_or_below(self, value: float) -> float:
+        """The share of values at or below ``value`` (the distribution function, 0..1)."""
         if self.kind == "table":
             return float(self.probs[self.values.astype(float) <= value].sum())
         below = np.searchsorted(self.values, value, side="right")

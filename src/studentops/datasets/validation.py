@@ -47,10 +47,13 @@ class ValidationResult:
 
     @property
     def accepted(self) -> int:
+        """Number of rows accepted (rows of ``valid``)."""
         return len(self.valid)
 
     @property
     def rejected(self) -> int:
+        """Number of rows rejected (distinct rows in ``rejects``; a row may have several bad
+        cells)."""
         return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
 
     @property
@@ -60,6 +63,7 @@ class ValidationResult:
         return Counter(kinds.tolist())
 
     def summary(self) -> dict[str, Any]:
+        """The counts, reasons by kind (most common first) and warnings, as plain JSON values."""
         return {
             "rows": self.total,
             "accepted": self.accepted,

@@ -178,6 +178,7 @@ def sweep_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``flows`` group (list, run, serve, server, sweep) to the CLI app."""
     flows_app.command("list")(list_cmd)
     flows_app.command("run")(run_cmd)
     flows_app.command("serve")(serve_cmd)

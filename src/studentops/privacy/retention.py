@@ -50,9 +50,11 @@ class Removal:
 
     @property
     def total_rows(self) -> int:
+        """Rows deleted in all stores together."""
         return sum(self.rows.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """The removal as plain JSON values: action, rows and files per store, notes."""
         return {
             "action": self.action,
             "rows": dict(self.rows),

@@ -48,18 +48,12 @@ def build_card(
         validation: the validation summary (``rows``, ``accepted``, ``rejected``, ``data``).
         settings: for the allowed fairness gap, the risk bands and the retention period.
     """
-    from studentops.registry.models import fairness_gate
+    from studentops.registry.models import fairness_gate_for_version
 
     facts = result.card_facts or {}
     data = facts.get("data") or {}
     profile = result.profile
-    gate = fairness_gate(
-        version.fairness_gap,
-        version.fairness_low,
-        version.fairness_high,
-        settings.fairness_max_gap,
-        detail=version.fairness_detail,
-    )
+    gate = fairness_gate_for_version(version, settings.fairness_max_gap)
     source = validation.get("data") or "profile seed file"
     if source == "profile seed file" and profile.source is not None:
         source = f"{profile.source.file} (the profile's seed file)"

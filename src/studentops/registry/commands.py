@@ -190,6 +190,7 @@ def _cell(value: float | None, selected: bool) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``promote``, ``rollback`` and ``models`` commands to the CLI app."""
     app.command("promote")(promote_cmd)
     app.command("rollback")(rollback_cmd)
     app.command("models")(models_cmd)

@@ -36,6 +36,7 @@ class ModelInfo:
 
 
 def champion_uri(profile_name: str) -> str:
+    """The ``models:/<registered name>@champion`` URI of a profile's champion."""
     return f"models:/{registered_model_name(profile_name)}@{CHAMPION}"
 
 

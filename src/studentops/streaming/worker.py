@@ -177,6 +177,7 @@ class WorkerStats:
     reasons: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
+        """The counters as plain JSON values (what ``stream`` prints at exit)."""
         return {
             "batches": self.batches,
             "events": self.events,

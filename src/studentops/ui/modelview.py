@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -33,7 +32,6 @@ REPORT_FILES = (
     "importance",
     "fairness",
 )
-PREFIX = "studentops-"
 
 
 @dataclass
@@ -44,19 +42,12 @@ class Reports:
     data: dict[str, Any] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
+        """One report by name (``roc_curve``, ``fairness``...), or None when not logged."""
         return self.data.get(name)
 
 
-def model_profiles(settings: Settings) -> list[str]:
-    """Profiles that have a registered model, sorted by name."""
-    from studentops.tracking import client_for
-
-    client = client_for(settings)
-    found = client.search_registered_models(f"name LIKE '{PREFIX}%'")
-    return sorted(m.name.removeprefix(PREFIX) for m in found)
-
-
 def versions(settings: Settings, profile: str) -> list[VersionSummary]:
+    """The profile's registered versions, newest first (a registry read)."""
     from studentops.registry.models import list_versions
     from studentops.tracking import client_for
 
@@ -203,7 +194,3 @@ def rollback_champion(settings: Settings, profile: str, admin_key: str | None) -
 
     require_admin(settings, admin_key)
     return rollback(client_for(settings), profile)
-
-
-def reports_folder(settings: Settings, run_id: str) -> Path:
-    return settings.home / "dashboard" / "reports" / run_id / "reports"

@@ -54,6 +54,7 @@ class ListInfo:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The info as plain values (saved as JSON beside the list)."""
         return asdict(self)
 
 
@@ -139,6 +140,7 @@ def reasons_text(
 
 
 def student_column(frame: pd.DataFrame, profile: Profile) -> str | None:
+    """The column naming students in ``frame``: ``student_id``, else the profile's id, else None."""
     for name in ("student_id", profile.id):
         if name and name in frame.columns:
             return name
@@ -283,6 +285,7 @@ def read_upload(data: bytes, name: str) -> pd.DataFrame:
 
 
 def batches_dir(settings: Settings, profile: str) -> Path:
+    """Where the dashboard keeps a profile's saved lists: ``home/dashboard/<profile>/batches``."""
     return settings.home / "dashboard" / profile / "batches"
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from studentops.errors import ConfigError
+from studentops.monitoring.alerts.settings import validate_named
 
 Direction = Literal["above", "below"]
 
@@ -157,16 +157,7 @@ _rules = TypeAdapter(list[RuleSpec])
 
 def load_rules(raw: list[dict[str, object]] | None) -> list[RuleSpec]:
     """Check rule settings (None: the built-in rules); raises ConfigError naming the field."""
-    try:
-        rules = _rules.validate_python(DEFAULT_RULES if raw is None else raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting 'alert_rules.{where}': {first['msg']}") from exc
-    names = [r.name for r in rules]
-    if len(set(names)) != len(names):
-        raise ConfigError("setting 'alert_rules': rule names repeat")
-    return rules
+    return validate_named(_rules, DEFAULT_RULES if raw is None else raw, "alert_rules", "rule")
 
 
 @dataclass(frozen=True)

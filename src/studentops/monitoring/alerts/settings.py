@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
@@ -77,20 +77,41 @@ class FileSpec(_Spec):
 
 ChannelSpec = Annotated[SmtpSpec | SesSpec | WebhookSpec | FileSpec, Field(discriminator="type")]
 _specs = TypeAdapter(list[ChannelSpec])
+T = TypeVar("T")
 
 
-def channel_specs(settings: Settings) -> list[SmtpSpec | SesSpec | WebhookSpec | FileSpec]:
-    """The configured channels, checked; raises ConfigError naming the entry and field."""
+def validate_named(adapter: TypeAdapter[list[T]], raw: object, setting: str, what: str) -> list[T]:
+    """Validate a list setting of named entries (rules, channels) and check the names differ.
+
+    Args:
+        adapter: the pydantic adapter of the entries' list type.
+        raw: the setting's value as configured.
+        setting: the setting's name, for the message (``alert_channels``).
+        what: what an entry is, for the message (``channel``).
+
+    Raises:
+        ConfigError: the first invalid field, as ``setting 'alert_channels.0.port': ...``,
+            or two entries with the same name.
+    """
     try:
-        specs = _specs.validate_python(settings.alert_channels)
+        entries = adapter.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting 'alert_channels.{where}': {first['msg']}") from exc
-    names = [s.name for s in specs]
+        raise ConfigError(f"setting '{setting}.{where}': {first['msg']}") from exc
+    names = [getattr(e, "name", "") for e in entries]
     if len(set(names)) != len(names):
-        raise ConfigError(f"setting 'alert_channels': channel names repeat ({', '.join(names)})")
-    return specs
+        raise ConfigError(f"setting '{setting}': {what} names repeat ({', '.join(names)})")
+    return entries
+
+
+def channel_specs(settings: Settings) -> list[SmtpSpec | SesSpec | WebhookSpec | FileSpec]:
+    """The configured channels (``settings.alert_channels``), checked.
+
+    Raises:
+        ConfigError: naming the entry and field that is wrong, or a repeated channel name.
+    """
+    return validate_named(_specs, settings.alert_channels, "alert_channels", "channel")
 
 
 def local_path(settings: Settings) -> Path:

@@ -160,15 +160,6 @@ class AlertStore:
             if not changed:
                 conn.execute(insert(alert_state).values(**values))
 
-    def mark_sent(self, profile: str, rule: str, subject: str, at: datetime) -> None:
-        key = and_(
-            alert_state.c.profile == profile,
-            alert_state.c.rule == rule,
-            alert_state.c.subject == subject,
-        )
-        with self.engine.begin() as conn:
-            conn.execute(update(alert_state).where(key).values(last_sent=at))
-
     def counter(self, profile: str, name: str) -> float | None:
         """The last value seen of a cumulative counter (None: never seen)."""
         query = select(alert_counters.c.value).where(

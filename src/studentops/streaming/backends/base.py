@@ -73,7 +73,9 @@ class Source(Protocol):
         """Forget reads not acknowledged yet, so they are delivered again (after an error)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection and any local lock; unacknowledged reads stay pending."""
+        ...
 
 
 class Sink(Protocol):
@@ -89,7 +91,9 @@ class Sink(Protocol):
         """Write what can be written; returns positions of records that failed (Lambda)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection (every write has returned by then)."""
+        ...
 
 
 def query_options(query: str, allowed: set[str], url: str) -> dict[str, str]:

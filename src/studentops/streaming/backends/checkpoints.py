@@ -38,12 +38,17 @@ class CheckpointStore:
         )
 
     def load(self, group: str, stream: str) -> dict[str, str]:
+        """The saved position per shard of ``stream`` for ``group``: ``{shard id: sequence
+        number}``."""
         rows = self._db.execute(
             "SELECT shard, sequence FROM checkpoints WHERE grp = ? AND stream = ?", (group, stream)
         )
         return dict(rows.fetchall())
 
     def save(self, group: str, stream: str, positions: dict[str, str]) -> None:
+        """Save the positions ``{shard id: sequence number}`` of ``stream`` for ``group`` in one
+        transaction (a shard not named keeps its position).
+        """
         if not positions:
             return
         now = time.time()
@@ -56,6 +61,7 @@ class CheckpointStore:
             )
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self._db.close()
 
 

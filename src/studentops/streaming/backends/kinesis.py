@@ -64,11 +64,19 @@ class KinesisStreamURL:
     poll_ms: int
 
     def with_stream(self, stream: str) -> str:
+        """The ``kinesis://`` URL of another stream in the same region (e.g. the dead-letter
+        stream)."""
         query = urlencode({"region": self.region} if self.region else {})
         return f"kinesis://{stream}" + (f"?{query}" if query else "")
 
 
 def parse_kinesis_url(url: str) -> KinesisStreamURL:
+    """Parse ``kinesis://stream-name?region=..&start=trim_horizon|latest&poll_ms=200``.
+
+    Raises:
+        StreamURLError: not a ``kinesis://`` URL, no or a nested stream name, an unknown option,
+            or a bad ``start`` or ``poll_ms`` value.
+    """
     parts = urlsplit(url)
     if parts.scheme != "kinesis":
         raise StreamURLError(f"{url}: not a kinesis:// URL")
@@ -244,6 +252,9 @@ class KinesisSource:
     # -- Source -----------------------------------------------------------------------------
 
     def read(self, max_count: int, timeout_ms: int) -> list[Message]:
+        """Up to ``max_count`` records from this worker's shards, round-robin, waiting at most
+        ``timeout_ms`` milliseconds for the first (shards are re-listed every 60 s).
+        """
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             if time.monotonic() >= self._next_refresh:
@@ -294,6 +305,7 @@ class KinesisSource:
                 shard.next_poll = 0.0
 
     def close(self) -> None:
+        """Close the checkpoint store and release this host's lock on the stream."""
         self.checkpoints.close()
         self._lock.close()
 
@@ -332,12 +344,20 @@ class KinesisSink:
         self.client = client or make_client(self.target.region or region, endpoint_url)
 
     def write_some(self, records: Sequence[OutRecord]) -> list[int]:
+        """Write in PutRecords calls of at most 500 records and 5 MB (the Kinesis limits), retrying
+        refused entries; returns the positions of the records still not written.
+        """
         failed: list[int] = []
         for chunk in _chunks(records):
             failed.extend(self._put(records, chunk))
         return failed
 
     def write(self, records: Sequence[OutRecord]) -> None:
+        """Write every record (see :meth:`write_some`).
+
+        Raises:
+            SinkError: some records were not written; ``failed`` holds their positions.
+        """
         failed = self.write_some(records)
         if failed:
             raise SinkError(

@@ -11,12 +11,7 @@ from studentops.errors import StudentOpsError
 from studentops.serving.security import AuthError
 from studentops.ui import charts, modelview, state
 
-settings = state.settings()
-profile_name = state.chosen_profile()
-st.title("Models")
-if not profile_name:
-    state.note("Choose a profile in the sidebar.")
-    st.stop()
+settings, profile_name = state.open_page("Models")
 
 items = modelview.versions(settings, profile_name)
 if not items:
@@ -80,42 +75,30 @@ with tabs[0]:
         st.altair_chart(charts.confusion_chart(modelview.confusion_frame(cm)))
     else:
         state.note("Not logged for this version (regression models have none).")
-with tabs[1]:
-    roc = reports.get("roc_curve")
-    if roc:
-        frame = modelview.curve_frame(roc, "fpr", "tpr")
-        st.altair_chart(
-            charts.curve_chart(
-                frame, "fpr", "tpr", "false positive rate (0-1)", "true positive rate (0-1)"
-            )
-        )
-    else:
-        state.note("Not logged for this version.")
-with tabs[2]:
-    pr = reports.get("pr_curve")
-    if pr:
-        frame = modelview.curve_frame(pr, "recall", "precision")
-        st.altair_chart(
-            charts.curve_chart(frame, "recall", "precision", "recall (0-1)", "precision (0-1)")
-        )
-    else:
-        state.note("Not logged for this version.")
-with tabs[3]:
-    cal = reports.get("calibration")
-    if cal:
-        frame = modelview.curve_frame(cal, "mean_predicted", "fraction_positive")
-        st.altair_chart(
-            charts.curve_chart(
-                frame,
-                "mean_predicted",
-                "fraction_positive",
-                "predicted probability (0-1)",
-                "observed share (0-1)",
-            )
-        )
-        st.caption("On the dotted line, a predicted 30% means 30% of such students.")
-    else:
-        state.note("Not logged for this version.")
+# (tab, report, x, y, x title, y title, caption) of the three curves.
+CURVES = [
+    (1, "roc_curve", "fpr", "tpr", "false positive rate (0-1)", "true positive rate (0-1)", ""),
+    (2, "pr_curve", "recall", "precision", "recall (0-1)", "precision (0-1)", ""),
+    (
+        3,
+        "calibration",
+        "mean_predicted",
+        "fraction_positive",
+        "predicted probability (0-1)",
+        "observed share (0-1)",
+        "On the dotted line, a predicted 30% means 30% of such students.",
+    ),
+]
+for tab, report, x, y, x_title, y_title, caption in CURVES:
+    with tabs[tab]:
+        curve = reports.get(report)
+        if not curve:
+            state.note("Not logged for this version.")
+            continue
+        frame = modelview.curve_frame(curve, x, y)
+        st.altair_chart(charts.curve_chart(frame, x, y, x_title, y_title))
+        if caption:
+            st.caption(caption)
 with tabs[4]:
     imp = reports.get("importance")
     if imp and imp.get("importance"):
