@@ -276,7 +276,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from the YAML file (if any), the environment, then explicit overrides."""
+    """Build settings from the YAML file (if any), the environment, then explicit overrides.
+
+    Raises:
+        ConfigError: a setting is invalid (named, with pydantic's reason), or the YAML file is
+            unreadable.
+    """
     path = Path(config_file or os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
     file_values = _read_yaml(path) if path.is_file() else {}
     env_keys = {

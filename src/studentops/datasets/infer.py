@@ -336,7 +336,11 @@ def clean_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def draft_profile(frame: pd.DataFrame, name: str, target: str | None = None) -> Draft:
-    """Draft a profile for ``frame`` (cells as read); ``target`` overrides the guess."""
+    """Draft a profile for ``frame`` (cells as read); ``target`` overrides the guess.
+
+    Raises:
+        ProfileError: ``target`` names a column that is not in ``frame``.
+    """
     attrs = dict(frame.attrs)
     frame, notes = clean_rows(frame.reset_index(drop=True))
     frame.attrs.update(attrs)

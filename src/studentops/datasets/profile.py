@@ -304,7 +304,11 @@ class Profile(BaseModel):
         return [c for c in self.feature_columns if self.columns[c].type in ("category", "boolean")]
 
     def class_order(self) -> list[Any]:
-        """Classes in a stable order; for binary, the positive class is last (probability[:, 1])."""
+        """Classes in a stable order; for binary, the positive class is last (probability[:, 1]).
+
+        Raises:
+            ProfileError: the target's classes cannot be told from the profile.
+        """
         t = self.target
         if t.task == "regression":
             return []
@@ -346,6 +350,9 @@ class Profile(BaseModel):
 
         Raw values that fall outside the mapping come back missing, so validation can reject
         them with a reason rather than train on them.
+
+        Raises:
+            ProfileError: neither the target column nor its source is in ``frame``.
         """
         t = self.target
         has_column = t.column in frame.columns
@@ -436,7 +443,11 @@ def _format_error(exc: ValidationError) -> str:
 
 
 def parse_profile(data: Any, origin: str = "profile") -> Profile:
-    """Validate a profile mapping; a problem becomes one clear ProfileError line."""
+    """Validate a profile mapping; a problem becomes one clear ProfileError line.
+
+    Raises:
+        ProfileError: ``data`` is not a mapping or breaks the profile schema (the first problem).
+    """
     if not isinstance(data, dict):
         raise ProfileError(f"{origin}: a profile must be a YAML mapping")
     try:
@@ -477,7 +488,12 @@ def _builtin_text(name: str) -> str | None:
 
 
 def load_profile(name_or_path: str | Path, profiles_dir: Path | None = None) -> Profile:
-    """Load a profile by built-in name, by name in ``profiles_dir``, or from a YAML path."""
+    """Load a profile by built-in name, by name in ``profiles_dir``, or from a YAML path.
+
+    Raises:
+        ProfileError: no built-in profile, profile in ``profiles_dir`` or YAML file of that name,
+            or the file found is not a valid profile.
+    """
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")) or Path(text).is_file():
         return profile_from_file(text)

@@ -173,6 +173,10 @@ def generate_cohort(
     Returns:
         The profile's columns in profile order. Every row passes ``validate`` unless a drift
         blanks a column that may not be missing.
+
+    Raises:
+        DataError: ``rows`` or ``seed`` is not a whole number >= 0.
+        DriftError: a drift spec is malformed or does not fit the profile.
     """
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise DataError(f"rows must be a whole number >= 0, got {rows!r}")
@@ -195,7 +199,12 @@ def load_params(name: str) -> dict[str, Any] | None:
 
 
 def write_cohort(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a cohort as CSV or Parquet by the file's extension, with Arrow's fast writers."""
+    """Write a cohort as CSV or Parquet by the file's extension, with Arrow's fast writers.
+
+    Raises:
+        DataError: the extension is neither ``.csv`` nor ``.parquet``, or the file cannot be
+            written.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -601,7 +610,11 @@ def _raw_classes(profile: Profile) -> list[Any]:
 
 
 def model_from_params(params: dict[str, Any], profile: Profile) -> CohortModel:
-    """Build the sampler from a parameter file; columns it lacks fall back to the profile."""
+    """Build the sampler from a parameter file; columns it lacks fall back to the profile.
+
+    Raises:
+        DataError: the parameter file has an unknown format.
+    """
     if params.get("format") != FORMAT:
         raise DataError(f"synthetic parameters for {profile.name!r} have an unknown format")
     # The fallback is built only for what the file lacks (a column added to the profile).

@@ -317,7 +317,11 @@ def _check_target(
 
 
 def default_data_path(profile: Profile, settings: Settings) -> Path:
-    """A built-in profile's seed file under settings.data_dir."""
+    """A built-in profile's seed file under settings.data_dir.
+
+    Raises:
+        DataError: the profile names no seed file (``source``): the user must give ``--data``.
+    """
     if profile.source is None:
         raise DataError(f"profile '{profile.name}' names no default data: give --data")
     return settings.data_dir / profile.source.file

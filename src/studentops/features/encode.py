@@ -163,7 +163,11 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame | None = None, y: Any = None) -> ProfileEncoder:
         """Fix the column layout from the profile (categories come from it, not from the data,
-        so a category missing from the training rows still has its place)."""
+        so a category missing from the training rows still has its place).
+
+        Raises:
+            ValueError: the encoder has no profile.
+        """
         if self.profile is None:
             raise ValueError("ProfileEncoder needs a profile")
         p = self.profile
@@ -217,7 +221,11 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
     # -- transform -----------------------------------------------------------------------
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode a DataFrame of raw profile columns."""
+        """Encode a DataFrame of raw profile columns.
+
+        Raises:
+            ValueError: the encoder is not fitted.
+        """
         if not hasattr(self, "_plan"):
             raise ValueError("ProfileEncoder is not fitted")
         n = len(X)

@@ -33,7 +33,11 @@ def _flows() -> dict[str, Any]:
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values read as YAML scalars (``3`` is an int, ``true`` a bool)."""
+    """``key=value`` pairs; values read as YAML scalars (``3`` is an int, ``true`` a bool).
+
+    Raises:
+        ConfigError: a pair is not ``key=value`` or its value is unreadable YAML.
+    """
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

@@ -320,6 +320,9 @@ def events_features_flow(
 
     Returns ``{"flow", "week", "out_path", "rows", "columns", "events_in", "events_out",
     "seconds"}``.
+
+    Raises:
+        DataError: neither ``week`` nor ``term_start`` is given, or the events cannot be read.
     """
     from studentops.events.job import current_week
 

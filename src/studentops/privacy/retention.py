@@ -64,7 +64,11 @@ class Removal:
 
 
 def keys_for(student_id: Any, settings: Settings) -> list[str]:
-    """The student's pseudonymous key under the current and every earlier key."""
+    """The student's pseudonymous key under the current and every earlier key.
+
+    Raises:
+        DataError: ``student_id`` is empty.
+    """
     if student_id is None or not normalise_id(student_id):
         raise DataError("a student id is required")
     secrets = [settings.pseudonym_key, *settings.pseudonym_previous_keys]

@@ -189,6 +189,9 @@ def log_model_card(
 
     Returns:
         The card's data.
+
+    Raises:
+        ModelError: the version has no MLflow run to hold its card.
     """
     if version.run_id is None:
         raise ModelError(f"{version.name} v{version.version} has no run to hold its card")
@@ -203,7 +206,11 @@ def log_model_card(
 def resolve_version(
     client: MlflowClient, profile_name: str, version: str | int | None
 ) -> VersionSummary:
-    """``version``, else the champion, else the newest version; ModelError when none."""
+    """``version``, else the champion, else the newest version; ModelError when none.
+
+    Raises:
+        ModelError: the profile has no registered model, or not the version asked for.
+    """
     from studentops.registry.models import (
         CHAMPION,
         get_version,
@@ -228,7 +235,11 @@ def resolve_version(
 
 
 def run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
-    """One text artifact of a run; ModelError when it is absent."""
+    """One text artifact of a run; ModelError when it is absent.
+
+    Raises:
+        ModelError: the run has no artifact at ``path``.
+    """
     import tempfile
     from pathlib import Path
 

@@ -283,6 +283,9 @@ def register_challenger(
 
     Returns:
         The new version, holding the ``challenger`` alias.
+
+    Raises:
+        ModelError: the selection metric is not among ``test_metrics``.
     """
     from mlflow.exceptions import MlflowException
 
@@ -563,7 +566,11 @@ def _make_champion(
 
 
 def rollback(client: MlflowClient, profile_name: str) -> RollbackResult:
-    """Give the champion alias back to the version that held it before the current one."""
+    """Give the champion alias back to the version that held it before the current one.
+
+    Raises:
+        ModelError: the profile has no champion, or its champion is the first one.
+    """
     name = registered_model_name(profile_name)
     champion = version_by_alias(client, name, CHAMPION)
     if champion is None:

@@ -59,6 +59,10 @@ def load_student_model(uri: str, settings: Settings | None = None) -> tuple[Any,
 
     Returns:
         ``(student_model, info)``.
+
+    Raises:
+        ModelError: no version holds the alias, the model cannot be loaded, or it is not a
+            studentops model.
     """
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException

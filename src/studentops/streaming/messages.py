@@ -149,7 +149,11 @@ def encode_dead_letter(
 
 
 def decode_record(data: bytes | str) -> dict[str, Any]:
-    """Read back a result or dead-letter record (consumers and tests)."""
+    """Read back a result or dead-letter record (consumers and tests).
+
+    Raises:
+        ValueError: ``data`` is not a studentops result or dead-letter record.
+    """
     out = orjson.loads(data)
     if not isinstance(out, dict):
         raise ValueError("not a studentops stream record")

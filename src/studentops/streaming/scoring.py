@@ -222,6 +222,9 @@ def open_holder(
     The first load happens here (a clear ModelError if it fails); with ``poll`` the champion is
     then polled every ``settings.reload_interval_s`` in a background thread (Lambda calls
     ``holder.reload()`` itself instead). A pinned model is never polled.
+
+    Raises:
+        ModelError: neither a model URI nor a profile is given, or the model cannot be loaded.
     """
     from studentops.serving.holder import ModelHolder, ModelSource
     from studentops.serving.source import RegistrySource

@@ -266,7 +266,11 @@ def band_rule(predictor: Predictor) -> str:
 
 
 def read_upload(data: bytes, name: str) -> pd.DataFrame:
-    """An uploaded CSV or Parquet file as a table (the same reader as ``studentops score``)."""
+    """An uploaded CSV or Parquet file as a table (the same reader as ``studentops score``).
+
+    Raises:
+        DataError: the file is neither ``.csv`` nor ``.parquet``, or cannot be read.
+    """
     import tempfile
 
     from studentops.datasets.loading import read_table

@@ -123,6 +123,8 @@ class RuleSpec(BaseModel):
 
     @property
     def direction(self) -> Direction:
+        """Whether the rule fires above or below its threshold (fixed by its kind, see
+        ``KINDS``)."""
         return KINDS[self.kind].direction
 
 
@@ -191,16 +193,22 @@ class Evaluation:
 
     @property
     def subject(self) -> str:
+        """What the observation is about (a feature, a metric, a group), or "" for the whole
+        model."""
         return self.observation.subject
 
     @property
     def title(self) -> str:
+        """The alert's title: the kind's wording with direction and threshold, then the subject."""
         kind = KINDS[self.rule.kind]
         text = kind.title.format(direction=self.rule.direction, threshold=_num(self.rule.threshold))
         return f"{text}: {self.subject}" if self.subject else text
 
     @property
     def amount(self) -> str:
+        """By how much: the observed value against the threshold and the gap, in the kind's unit
+        (and the reference value when the observation has one).
+        """
         kind = KINDS[self.rule.kind]
         obs = self.observation
         gap = obs.value - self.rule.threshold

@@ -39,6 +39,10 @@ class _Spec(BaseModel):
 
 
 class SmtpSpec(_Spec):
+    """An SMTP channel: host and port (587, the submission port of RFC 6409, by default),
+    recipients, STARTTLS or implicit TLS, optional login.
+    """
+
     type: Literal["smtp"]
     host: str
     port: int = Field(587, ge=1, le=65535)
@@ -52,6 +56,8 @@ class SmtpSpec(_Spec):
 
 
 class SesSpec(_Spec):
+    """An Amazon SES channel: recipients; sender, region and endpoint default to the settings."""
+
     type: Literal["ses"]
     sender: str | None = None
     to: list[str] = Field(min_length=1)
@@ -60,6 +66,10 @@ class SesSpec(_Spec):
 
 
 class WebhookSpec(_Spec):
+    """A webhook channel: URL, body shape (``json``, ``slack`` or ``teams``) and headers, whose
+    secret values are read from the environment variables ``headers_env`` names.
+    """
+
     type: Literal["webhook"]
     url: str
     shape: Literal["json", "slack", "teams"] = "json"
@@ -70,6 +80,10 @@ class WebhookSpec(_Spec):
 
 
 class FileSpec(_Spec):
+    """The local channel: JSON lines appended to ``path`` (default ``home/alerts/alerts.jsonl``),
+    echoed to the console unless ``console`` is false.
+    """
+
     type: Literal["file"]
     path: Path | None = None
     console: bool = True
@@ -115,11 +129,17 @@ def channel_specs(settings: Settings) -> list[SmtpSpec | SesSpec | WebhookSpec |
 
 
 def local_path(settings: Settings) -> Path:
+    """The local channel's file: ``alert_file``, else ``home/alerts/alerts.jsonl``."""
     return settings.alert_file or settings.home / "alerts" / "alerts.jsonl"
 
 
 def build_channel(spec: Any, settings: Settings) -> Channel:
-    """One channel object from its spec, filling region, sender and endpoint from settings."""
+    """One channel object from its spec, filling region, sender and endpoint from settings.
+
+    Raises:
+        ConfigError: an environment variable the spec names is not set, or an SES channel has no
+            region.
+    """
     from studentops.monitoring.alerts.channels.local import FileChannel
     from studentops.monitoring.alerts.channels.ses import SesChannel
     from studentops.monitoring.alerts.channels.smtp import SmtpChannel

@@ -71,4 +71,5 @@ def print_decision(out: Console, decision: object) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``retrain`` command to the CLI app."""
     app.command("retrain")(retrain_cmd)

@@ -66,7 +66,11 @@ class CheckpointStore:
 
 
 def lock_stream(path: Path, group: str, stream: str) -> TextIO:
-    """Hold an exclusive lock for (group, stream) on this host; the OS frees it on any exit."""
+    """Hold an exclusive lock for (group, stream) on this host; the OS frees it on any exit.
+
+    Raises:
+        CheckpointLocked: another worker on this host holds the lock.
+    """
     lock_path = path.with_name(f"{path.name}.{group}.{stream}.lock")
     handle = lock_path.open("w")
     try:

@@ -50,7 +50,12 @@ class RedisStreamURL:
 
 
 def parse_redis_url(url: str) -> RedisStreamURL:
-    """Split a stream URL into the server, the stream name and the options."""
+    """Split a stream URL into the server, the stream name and the options.
+
+    Raises:
+        StreamURLError: not a ``redis://`` or ``rediss://`` URL, no stream name, a database that is
+            not a number, or an unknown option.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise StreamURLError(f"{url}: not a redis:// or rediss:// URL")
