@@ -110,6 +110,16 @@ def make_client(region: str | None, endpoint_url: str | None) -> Any:
     )
 
 
+class _KinesisStream:
+    """What a source and a sink of one stream share: its parsed URL and a boto3 client."""
+
+    def __init__(self, url: str, endpoint_url: str | None, region: str | None, client: Any) -> None:
+        self.target = parse_kinesis_url(url)
+        self.url = url
+        self.stream = self.target.stream
+        self.client = client or make_client(self.target.region or region, endpoint_url)
+
+
 # -- source ---------------------------------------------------------------------------------------
 
 
@@ -130,7 +140,7 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-class KinesisSource:
+class KinesisSource(_KinesisStream):
     """Reads all shards of a stream, checkpointing per shard after each acknowledged batch.
 
     Args:
@@ -150,12 +160,9 @@ class KinesisSource:
         region: str | None = None,
         client: Any = None,
     ) -> None:
-        self.target = parse_kinesis_url(url)
-        self.url = url
-        self.stream = self.target.stream
+        super().__init__(url, endpoint_url, region, client)
         self.group = group
         self.poll_s = self.target.poll_ms / 1000
-        self.client = client or make_client(self.target.region or region, endpoint_url)
         self._lock = lock_stream(checkpoint_path, group, self.stream)
         self.checkpoints = CheckpointStore(checkpoint_path)
         self._shards: dict[str, _Shard] = {}
@@ -328,7 +335,7 @@ def _chunks(records: Sequence[OutRecord]) -> Iterator[list[int]]:
         yield chunk
 
 
-class KinesisSink:
+class KinesisSink(_KinesisStream):
     """Writes records with PutRecords, retrying only the entries Kinesis refused."""
 
     def __init__(
@@ -338,10 +345,7 @@ class KinesisSink:
         region: str | None = None,
         client: Any = None,
     ) -> None:
-        self.target = parse_kinesis_url(url)
-        self.url = url
-        self.stream = self.target.stream
-        self.client = client or make_client(self.target.region or region, endpoint_url)
+        super().__init__(url, endpoint_url, region, client)
 
     def write_some(self, records: Sequence[OutRecord]) -> list[int]:
         """Write in PutRecords calls of at most 500 records and 5 MB (the Kinesis limits), retrying
