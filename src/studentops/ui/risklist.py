@@ -31,7 +31,6 @@ BANDS = ("high", "medium", "low")
 BAND_WORDS = {"high": "high risk", "medium": "medium risk", "low": "low risk"}
 REASON_UNIT = "percentage points of risk"
 DISPLAY = ("rank", "student", "predicted", "risk_pct", "band", "why")
-OUTPUTS = ("prediction", "risk_score", "risk_log_odds", "risk_band", "band_reason", "rank")
 MIN_POINTS = 0.05  # a reason that rounds to 0.0 points says nothing
 MAX_GROUPS = 50  # a column with more distinct values is an id, not a group
 

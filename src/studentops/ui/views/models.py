@@ -9,7 +9,7 @@ import streamlit as st
 
 from studentops.errors import StudentOpsError
 from studentops.serving.security import AuthError
-from studentops.ui import charts, modelview, state
+from studentops.ui import access, charts, modelview, state
 
 settings, profile_name = state.open_page("Models")
 
@@ -48,7 +48,7 @@ if rights.is_admin:
             state.show_error(exc)
         else:
             st.success(f"Version {result.restored} is the champion again (was {result.demoted}).")
-elif settings.admin_keys:
+elif access.admin_enabled(settings):
     st.caption("Type an admin key in the sidebar to promote or roll back models.")
 else:
     st.caption("Promote and rollback are off: no admin keys are configured (admin_keys).")
