@@ -113,7 +113,13 @@ def make_client(region: str | None, endpoint_url: str | None) -> Any:
 class _KinesisStream:
     """What a source and a sink of one stream share: its parsed URL and a boto3 client."""
 
-    def __init__(self, url: str, endpoint_url: str | None, region: str | None, client: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        client: Any = None,
+    ) -> None:
         self.target = parse_kinesis_url(url)
         self.url = url
         self.stream = self.target.stream
@@ -336,16 +342,13 @@ def _chunks(records: Sequence[OutRecord]) -> Iterator[list[int]]:
 
 
 class KinesisSink(_KinesisStream):
-    """Writes records with PutRecords, retrying only the entries Kinesis refused."""
+    """Writes records with PutRecords, retrying only the entries Kinesis refused.
 
-    def __init__(
-        self,
-        url: str,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        client: Any = None,
-    ) -> None:
-        super().__init__(url, endpoint_url, region, client)
+    Args:
+        url: the stream URL.
+        endpoint_url, region: where Kinesis is (region from the URL wins).
+        client: a ready boto3 client (tests); built from the above otherwise.
+    """
 
     def write_some(self, records: Sequence[OutRecord]) -> list[int]:
         """Write in PutRecords calls of at most 500 records and 5 MB (the Kinesis limits), retrying
