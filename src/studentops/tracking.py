@@ -19,10 +19,10 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studentops.config import Settings
 from studentops.databases import with_installed_driver
@@ -31,7 +31,7 @@ from studentops.json_values import to_json_safe
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from studentops.training.result import TrainResult, TrialRecord
+    from studentops.datasets.profile import Profile
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,114 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 _MAX_PARAM = 6000
 _BAD_KEY = re.compile(r"[^\w\-. /]")
+
+
+class LoggedTrial(Protocol):
+    """What a trial's run reads of a search trial: the fields of
+    :class:`studentops.training.result.TrialRecord` it logs. Protocols, so that tracking (a
+    store) does not import training, the layer above it (docs/architecture.md)."""
+
+    @property
+    def number(self) -> int:
+        """Optuna trial number, unique within the study."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """Candidate algorithm, e.g. ``lightgbm``."""
+        ...
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Hyperparameters of the trial."""
+        ...
+
+    @property
+    def cv_score(self) -> float | None:
+        """Mean validation-fold score (the metric's units); None unless complete."""
+        ...
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock seconds of the trial."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """``complete``, ``pruned``, ``timeout`` or ``failed``."""
+        ...
+
+
+class LoggedTraining(Protocol):
+    """What the parent run reads of a training run: the fields of
+    :class:`studentops.training.result.TrainResult` it logs (see there for their meaning)."""
+
+    @property
+    def profile(self) -> Profile:
+        """The profile trained for."""
+        ...
+
+    @property
+    def metric(self) -> str:
+        """The selection metric (``f1_macro``, ``roc_auc``, ``r2``...)."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """The final model's algorithm (``ensemble(a+b)`` for an ensemble)."""
+        ...
+
+    @property
+    def split(self) -> str:
+        """The kind of held-out split (stratified, random, group, time)."""
+        ...
+
+    @property
+    def train_rows(self) -> int:
+        """Rows of the training part."""
+        ...
+
+    @property
+    def test_rows(self) -> int:
+        """Rows of the held-out test part."""
+        ...
+
+    @property
+    def trials(self) -> Sequence[LoggedTrial]:
+        """Every trial of the search, in the order they ended."""
+        ...
+
+    @property
+    def data_fingerprint(self) -> str:
+        """Stable hash of the training rows."""
+        ...
+
+    @property
+    def best_params(self) -> Mapping[str, Any]:
+        """Hyperparameters of the final model's main member."""
+        ...
+
+    @property
+    def cv_score(self) -> float:
+        """Out-of-fold score of the final model (the metric's units)."""
+        ...
+
+    @property
+    def fairness(self) -> Mapping[str, Any]:
+        """The fairness report, with ``max_gap`` at the top level."""
+        ...
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock seconds of the whole run."""
+        ...
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The folder of reports (JSON, plots) to log."""
+        ...
+
+
 # Trial states (studentops.training.result.TRIAL_STATES) as MLflow run statuses.
 _TRIAL_STATUS = {
     "complete": "FINISHED",
@@ -156,7 +264,7 @@ def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class _TrialJob:
-    record: TrialRecord
+    record: LoggedTrial
     end_ms: int
 
 
@@ -177,7 +285,7 @@ class TrialLogger:
         self._thread = threading.Thread(target=self._work, name="trial-logger", daemon=True)
         self._thread.start()
 
-    def submit(self, record: TrialRecord, end_ms: int | None = None) -> None:
+    def submit(self, record: LoggedTrial, end_ms: int | None = None) -> None:
         """Queue a finished trial for the logging thread (``end_ms``: its end, epoch
         milliseconds)."""
         self._queue.put(_TrialJob(record, end_ms or int(time.time() * 1000)))
@@ -210,7 +318,7 @@ def log_trial(
     client: MlflowClient,
     experiment_id: str,
     parent_run_id: str,
-    record: TrialRecord,
+    record: LoggedTrial,
     end_ms: int,
 ) -> str:
     """One nested run for one trial: its parameters, CV score and duration, in one batch.
@@ -248,7 +356,7 @@ def log_trial(
 def log_parent_summary(
     client: MlflowClient,
     run_id: str,
-    result: TrainResult,
+    result: LoggedTraining,
     *,
     extra_params: Mapping[str, Any],
     validation: Mapping[str, Any],
@@ -306,7 +414,7 @@ def log_parent_summary(
 def log_reports(
     client: MlflowClient,
     run_id: str,
-    result: TrainResult,
+    result: LoggedTraining,
     *,
     validation: Mapping[str, Any],
     rejects_path: Path | None,
