@@ -5,11 +5,16 @@ Thin over ``studentops.ui.modelview``; promote and rollback go through the regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import streamlit as st
 
 from studentops.errors import StudentOpsError
 from studentops.serving.security import AuthError
 from studentops.ui import access, charts, modelview, state
+
+T = TypeVar("T")
 
 settings, profile_name = state.open_page("Models")
 
@@ -23,17 +28,24 @@ st.caption(
     "what a rollback restores. Scores are on held-out students the model never saw."
 )
 
+
+def _admin_action(action: Callable[[], T]) -> T | None:
+    """Run a promote or rollback; a refusal (bad key, no champion...) is one line, not a crash."""
+    try:
+        return action()
+    except (StudentOpsError, AuthError) as exc:
+        state.show_error(exc)
+        return None
+
+
 rights = state.access(settings)
 st.subheader("Promote or roll back")
 if rights.is_admin:
     key = st.session_state.get(state.KEY)
     left, right = st.columns(2)
     if left.button("Promote the challenger (if it passes the gates)", key="promote"):
-        try:
-            decision = modelview.promote_version(settings, profile_name, key)
-        except (StudentOpsError, AuthError) as exc:
-            state.show_error(exc)
-        else:
+        decision = _admin_action(lambda: modelview.promote_version(settings, profile_name, key))
+        if decision is not None:
             for gate in decision.gates:
                 mark = ":green[pass]" if gate.passed else ":red[FAIL]"
                 st.markdown(f"{mark} **{gate.name}**: {gate.detail}")
@@ -42,11 +54,8 @@ if rights.is_admin:
             else:
                 st.warning(f"Version {decision.version} stays challenger: a gate failed.")
     if right.button("Roll back to the previous champion", key="rollback"):
-        try:
-            result = modelview.rollback_champion(settings, profile_name, key)
-        except (StudentOpsError, AuthError) as exc:
-            state.show_error(exc)
-        else:
+        result = _admin_action(lambda: modelview.rollback_champion(settings, profile_name, key))
+        if result is not None:
             st.success(f"Version {result.restored} is the champion again (was {result.demoted}).")
 elif access.admin_enabled(settings):
     st.caption("Type an admin key in the sidebar to promote or roll back models.")
