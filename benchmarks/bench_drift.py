@@ -154,7 +154,7 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
     import sqlalchemy  # noqa: F401
 
     import studentops.monitoring.predlog
-    import studentops.registry.tracking  # noqa: F401
+    import studentops.tracking  # noqa: F401
 
     if mode == "full":
         started = time.perf_counter()

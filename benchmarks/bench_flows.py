@@ -49,7 +49,7 @@ def prepare(home: Path, students: int, budget: float) -> tuple[Path, Path]:
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
     from studentops.registry.models import promote
-    from studentops.registry.tracking import client_for, quiet_library_logs
+    from studentops.tracking import client_for, quiet_library_logs
     from studentops.training.pipeline import train_and_register
 
     quiet_library_logs(optuna=True)
@@ -100,7 +100,7 @@ def nightly_child(home: Path, night: Path, mode: str, api_url: str | None) -> No
         from studentops.flows.server import apply_environment
 
         apply_environment(settings, api_url)
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     times: dict[str, float] = {}

@@ -195,7 +195,7 @@ def prepare(home: Path, profile_name: str, budget: float, rows: int) -> dict[str
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.registry import models
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
     settings = load_settings(home=home)

@@ -22,6 +22,9 @@ HTTP_CHECKS = {
 
 
 def main() -> int:
+    """Exit status for Docker: 0 when the role's health route answers 2xx within 4 s (or the role
+    has no HTTP server), else 1 with the reason on stderr.
+    """
     role_file = Path(os.environ.get("STUDENTOPS_ROLE_FILE", "/tmp/studentops-role"))
     try:
         role = role_file.read_text(encoding="utf-8").strip()

@@ -42,6 +42,7 @@ class SqlQueryModel(cogvariants.Dataquery):
         self.ref_id, self.raw_sql, self.fmt = ref_id, raw_sql, fmt
 
     def to_json(self) -> dict[str, Any]:
+        """The query as Grafana's dashboard JSON: raw SQL on the PostgreSQL data source."""
         return {
             "refId": self.ref_id,
             "datasource": {"type": PG.type_val, "uid": PG.uid},
@@ -53,14 +54,19 @@ class SqlQueryModel(cogvariants.Dataquery):
 
 
 class SqlQuery(cogbuilder.Builder[SqlQueryModel]):
+    """A grafana-foundation-sdk builder for :class:`SqlQueryModel` (whitespace in the SQL
+    folded)."""
+
     def __init__(self, raw_sql: str, fmt: str = "time_series", ref_id: str = "A") -> None:
         self._internal = SqlQueryModel(ref_id, " ".join(raw_sql.split()), fmt)
 
     def build(self) -> SqlQueryModel:
+        """The built query model (the SDK's builder protocol)."""
         return self._internal
 
 
 def promql(expr: str, legend: str = "", ref_id: str = "A") -> prometheus.Dataquery:
+    """A Prometheus query with whitespace folded and an optional legend."""
     query = prometheus.Dataquery().expr(" ".join(expr.split())).ref_id(ref_id)
     return query.legend_format(legend) if legend else query
 
@@ -381,6 +387,7 @@ def render(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write every dashboard's JSON, or with ``--check`` return 1 if a committed file is stale."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a file is stale")
     args = parser.parse_args(argv)

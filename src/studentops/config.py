@@ -245,12 +245,16 @@ class Settings(BaseSettings):
 
     @property
     def mlflow_artifact_root(self) -> str:
+        """Where MLflow stores artifacts: ``artifact_location`` if set, else ``home/mlartifacts`` as
+        a file URI."""
         if self.artifact_location:
             return self.artifact_location
         return (self.home / "mlartifacts").resolve().as_uri()
 
     @property
     def prediction_log(self) -> str:
+        """The prediction-log database URL: ``prediction_log_url`` if set, else SQLite
+        ``home/predictions.db``."""
         if self.prediction_log_url:
             return self.prediction_log_url
         return f"sqlite:///{(self.home / 'predictions.db').resolve()}"
@@ -272,7 +276,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from the YAML file (if any), the environment, then explicit overrides."""
+    """Build settings from the YAML file (if any), the environment, then explicit overrides.
+
+    Raises:
+        ConfigError: a setting is invalid (named, with pydantic's reason), or the YAML file is
+            unreadable.
+    """
     path = Path(config_file or os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
     file_values = _read_yaml(path) if path.is_file() else {}
     env_keys = {

@@ -32,6 +32,7 @@ class Steps:
         self.titles: list[str] = []
 
     def __call__(self, text: str) -> None:
+        """Number the next step, remember its title and print it as a heading."""
         self.count += 1
         self.titles.append(f"{self.count}. {text}")
         console.rule(f"[bold]{self.count}. {text}")
@@ -45,15 +46,16 @@ def run_demo(
     seed: int = 42,
 ) -> dict[str, object]:
     """Run the whole job; returns the figures it printed (tests read them)."""
+    from studentops import tracking
     from studentops.datasets.commands import print_summary
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
     from studentops.datasets.validation import validate_file, write_rejects
     from studentops.monitoring.demo_step import demo_drift_check
-    from studentops.registry import models, tracking
+    from studentops.registry import models
     from studentops.registry.cards import demo_card_step
-    from studentops.registry.tracking import quiet_library_logs
     from studentops.serving.batch import load_predictor, score_file
+    from studentops.tracking import quiet_library_logs
     from studentops.training.commands import TrialProgress, _metrics_table
     from studentops.training.pipeline import train_and_register
     from studentops.ui.demo import demo_dashboard

@@ -19,7 +19,7 @@ def test_two_workers_fill_one_study(
     import optuna
     from optuna.trial import TrialState
 
-    from studentops.registry.tracking import with_installed_driver
+    from studentops.databases import with_installed_driver
 
     profile, data = toy_files
     cmd = [

@@ -14,8 +14,8 @@ import pytest
 from studentops.config import load_settings
 from studentops.events.early_warning import weekly_training_frame
 from studentops.registry.models import promote
-from studentops.registry.tracking import client_for
 from studentops.serving.predictor import RANK_RESOLUTION
+from studentops.tracking import client_for
 from studentops.training.pipeline import train_and_register
 
 WEEK = 6

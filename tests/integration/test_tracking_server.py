@@ -78,7 +78,7 @@ def test_train_promote_and_load_through_a_server(
 ) -> None:
     from studentops.config import load_settings
     from studentops.registry import models, store
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
     monkeypatch.setenv("STUDENTOPS_TRACKING_URI", mlflow_server)

@@ -1,0 +1,1 @@
+"""Datasets: profiles, the data contract, loading, row-level validation and synthetic cohorts."""

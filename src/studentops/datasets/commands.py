@@ -135,6 +135,7 @@ def validate_cmd(
 
 
 def print_summary(summary: dict) -> None:
+    """Print a validation summary (``ValidationResult.summary()``): counts, reasons, warnings."""
     console.print(
         f"rows {summary['rows']:,}  accepted [green]{summary['accepted']:,}[/]  "
         f"rejected [red]{summary['rejected']:,}[/]"
@@ -175,6 +176,7 @@ def generate_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``profile`` group and the ``validate`` and ``generate`` commands to the CLI app."""
     profile_app = typer.Typer(help="Dataset profiles: list, show, infer.", no_args_is_help=True)
     profile_app.command("list")(profile_list)
     profile_app.command("show")(profile_show)

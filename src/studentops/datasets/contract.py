@@ -106,6 +106,8 @@ class Formats(BaseModel):
         return self
 
     def na_set(self) -> frozenset[str]:
+        """The NA tokens, stripped and case-folded: the defaults (if ``default_na``) plus
+        ``na_tokens``."""
         base = set(DEFAULT_NA_TOKENS) if self.default_na else set()
         return frozenset(base | {t.strip().casefold() for t in self.na_tokens})
 
@@ -193,6 +195,7 @@ class Rule:
         }.get(self.type, self._text)
 
     def __call__(self, value: Any) -> Verdict:
+        """Judge one cell (same as :meth:`judge`)."""
         return self.judge(value)
 
     # -- missing -------------------------------------------------------------------------
@@ -240,6 +243,11 @@ class Rule:
         return Reject("wrong type", f"wrong type (expected {self.type})")
 
     def parse_number_text(self, text: str) -> float | Reject:
+        """Parse a number written in these formats (thousands separators, decimal mark, percent).
+
+        A trailing ``%`` divides by 100 when ``percent`` is ``fraction``. Returns the float, or a
+        :class:`Reject` ("wrong type", with a hint at the likely format) when the text is no number.
+        """
         fmt = self.formats
         scale = 1.0
         if text.endswith("%"):

@@ -23,6 +23,7 @@ import yaml
 from studentops.datasets.contract import Formats, Rule, detect_decimal, fold
 from studentops.datasets.loading import read_table
 from studentops.datasets.profile import Profile, parse_profile
+from studentops.json_values import to_json_safe
 
 MAX_CATEGORIES = 30
 NUMERIC_SHARE = 0.9  # a column whose readable cells are this share numbers is a number column
@@ -90,7 +91,7 @@ class Draft:
 
     def profile(self) -> Profile:
         """The draft as a Profile (raises ProfileError while a question is open)."""
-        return parse_profile(_jsonable(self.data), origin="inferred profile")
+        return parse_profile(to_json_safe(self.data), origin="inferred profile")
 
     def to_yaml(self) -> str:
         """The draft with its notes and questions as comments at the top."""
@@ -98,7 +99,7 @@ class Draft:
         lines += [f"# guess: {n}" for n in self.notes]
         lines += [f"# QUESTION: {q}" for q in self.questions]
         body = yaml.safe_dump(
-            _jsonable(self.data),
+            to_json_safe(self.data),
             sort_keys=False,
             allow_unicode=True,
             default_flow_style=None,
@@ -335,7 +336,11 @@ def clean_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def draft_profile(frame: pd.DataFrame, name: str, target: str | None = None) -> Draft:
-    """Draft a profile for ``frame`` (cells as read); ``target`` overrides the guess."""
+    """Draft a profile for ``frame`` (cells as read); ``target`` overrides the guess.
+
+    Raises:
+        ProfileError: ``target`` names a column that is not in ``frame``.
+    """
     attrs = dict(frame.attrs)
     frame, notes = clean_rows(frame.reset_index(drop=True))
     frame.attrs.update(attrs)
@@ -432,16 +437,6 @@ def infer_profile(frame: pd.DataFrame, name: str, target: str | None = None) -> 
     return draft_profile(frame, name, target).profile()
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def draft_from_file(
     path: str,
     name: str,
@@ -452,9 +447,3 @@ def draft_from_file(
     """Read a CSV/Parquet file (encoding detected unless given) and draft its profile."""
     frame = read_table(path, sep, encoding)
     return draft_profile(frame, name=name, target=target)
-
-
-def infer_profile_from_file(
-    path: str, name: str, sep: str | None = None, target: str | None = None
-) -> Profile:
-    return draft_from_file(path, name, sep, target).profile()

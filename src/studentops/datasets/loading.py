@@ -110,7 +110,11 @@ def decode_text(data: bytes, origin: str, encoding: str | None = None) -> tuple[
 
 
 def parse_csv_text(text: str, origin: str, sep: str | None = None) -> pd.DataFrame:
-    """CSV text as a frame of text cells (validation decides types), delimiter sniffed."""
+    """CSV text as a frame of text cells (validation decides types), delimiter sniffed.
+
+    Raises:
+        DataError: the text is empty or not well-formed CSV with the delimiter.
+    """
     if not text.strip():
         raise DataError(f"{origin}: the file is empty")
     delimiter = sep or sniff_delimiter(text[: 64 * 1024])
@@ -138,6 +142,9 @@ def read_csv(path: Path, sep: str | None = None, encoding: str | None = None) ->
     """Read a CSV file in any of the encodings schools' systems write (see :func:`decode_text`).
 
     The frame's ``attrs["read_notes"]`` holds what the reader guessed, for the summary.
+
+    Raises:
+        DataError: the file cannot be read, or its text is not CSV (see :func:`parse_csv_text`).
     """
     try:
         data = path.read_bytes()
@@ -151,6 +158,11 @@ def read_csv(path: Path, sep: str | None = None, encoding: str | None = None) ->
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file with its header cleaned like a CSV's.
+
+    Raises:
+        DataError: the file is not readable Parquet (pyarrow raises many types; one line here).
+    """
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a bad file
@@ -160,7 +172,11 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def read_sql(url: str, query: str) -> pd.DataFrame:
-    """Run a query through SQLAlchemy (any database it has a driver for)."""
+    """Run a query through SQLAlchemy (any database it has a driver for).
+
+    Raises:
+        DataError: the database cannot be reached or the query fails (one line, no traceback).
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -182,6 +198,9 @@ def read_table(
     """Read a CSV or Parquet file by its extension; a problem is one clear DataError.
 
     ``encoding`` applies to CSV (default: detected, see :func:`detect_encoding`).
+
+    Raises:
+        DataError: the file is missing, a folder, unreadable, or holds no data rows.
     """
     p = Path(path)
     if not p.exists():

@@ -72,6 +72,8 @@ class Column(BaseModel):
 
     @property
     def category_keys(self) -> list[str]:
+        """The declared categories as comparison keys (:func:`category_key`: folded case and
+        spaces)."""
         return [category_key(c) for c in self.categories or []]
 
 
@@ -260,14 +262,19 @@ class Profile(BaseModel):
 
     @property
     def task(self) -> Task:
+        """The prediction task of the target: ``binary``, ``multiclass`` or ``regression``."""
         return self.target.task
 
     @property
     def target_source(self) -> str | None:
+        """The numeric column the target is derived from (``target.derive.source``), if any."""
         return self.target.derive.source if self.target.derive else None
 
     @property
     def non_features(self) -> set[str]:
+        """Columns never used as model features: id, target and its source, leaks, dropped, group,
+        period, and the sensitive columns unless ``sensitive_as_features``.
+        """
         out = {self.target.column, *self.leaks, *self.drop}
         if self.id:
             out.add(self.id)
@@ -291,15 +298,17 @@ class Profile(BaseModel):
         ]
 
     @property
-    def numeric_features(self) -> list[str]:
-        return [c for c in self.feature_columns if self.columns[c].type in ("integer", "number")]
-
-    @property
     def categorical_features(self) -> list[str]:
+        """Feature columns encoded as categories (``category`` and ``boolean`` types), profile
+        order."""
         return [c for c in self.feature_columns if self.columns[c].type in ("category", "boolean")]
 
     def class_order(self) -> list[Any]:
-        """Classes in a stable order; for binary, the positive class is last (probability[:, 1])."""
+        """Classes in a stable order; for binary, the positive class is last (probability[:, 1]).
+
+        Raises:
+            ProfileError: the target's classes cannot be told from the profile.
+        """
         t = self.target
         if t.task == "regression":
             return []
@@ -316,6 +325,14 @@ class Profile(BaseModel):
 
     @property
     def negative_class(self) -> Scalar:
+        """The binary target's class that is not ``positive`` (the "not at risk" class).
+
+        Taken from ``negative_label``, else the one other value of ``mapping``, else the other of a
+        two-category target column.
+
+        Raises:
+            ProfileError: the negative class cannot be told from the profile.
+        """
         t = self.target
         if t.negative_label:
             return t.negative_label
@@ -333,6 +350,9 @@ class Profile(BaseModel):
 
         Raw values that fall outside the mapping come back missing, so validation can reject
         them with a reason rather than train on them.
+
+        Raises:
+            ProfileError: neither the target column nor its source is in ``frame``.
         """
         t = self.target
         has_column = t.column in frame.columns
@@ -381,6 +401,7 @@ class Profile(BaseModel):
         return []
 
     def to_yaml(self) -> str:
+        """The profile as YAML, without defaults (what ``profile show`` prints and MLflow logs)."""
         data = self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
         data = {"name": self.name, **data}
         return yaml.safe_dump(
@@ -422,7 +443,11 @@ def _format_error(exc: ValidationError) -> str:
 
 
 def parse_profile(data: Any, origin: str = "profile") -> Profile:
-    """Validate a profile mapping; a problem becomes one clear ProfileError line."""
+    """Validate a profile mapping; a problem becomes one clear ProfileError line.
+
+    Raises:
+        ProfileError: ``data`` is not a mapping or breaks the profile schema (the first problem).
+    """
     if not isinstance(data, dict):
         raise ProfileError(f"{origin}: a profile must be a YAML mapping")
     try:
@@ -432,6 +457,11 @@ def parse_profile(data: Any, origin: str = "profile") -> Profile:
 
 
 def profile_from_file(path: str | Path) -> Profile:
+    """Load and check a profile from a YAML file.
+
+    Raises:
+        ProfileError: the file is missing, not YAML, or not a valid profile (one line).
+    """
     p = Path(path)
     if not p.is_file():
         raise ProfileError(f"profile file not found: {p}")
@@ -443,6 +473,7 @@ def profile_from_file(path: str | Path) -> Profile:
 
 
 def builtin_profile_names() -> list[str]:
+    """Names of the profiles shipped as package data (``datasets/profiles/*.yaml``), sorted."""
     folder = resources.files("studentops.datasets") / "profiles"
     return sorted(
         entry.name.removesuffix(".yaml")
@@ -457,7 +488,12 @@ def _builtin_text(name: str) -> str | None:
 
 
 def load_profile(name_or_path: str | Path, profiles_dir: Path | None = None) -> Profile:
-    """Load a profile by built-in name, by name in ``profiles_dir``, or from a YAML path."""
+    """Load a profile by built-in name, by name in ``profiles_dir``, or from a YAML path.
+
+    Raises:
+        ProfileError: no built-in profile, profile in ``profiles_dir`` or YAML file of that name,
+            or the file found is not a valid profile.
+    """
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")) or Path(text).is_file():
         return profile_from_file(text)

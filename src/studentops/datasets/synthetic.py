@@ -29,8 +29,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaincinv, gammaincinv, ndtr, ndtri
 
-from studentops.datasets.drift import Drift, check_drift, missing_mask, mix_shares, parse_drift
-from studentops.datasets.drift import shift_values as _shift
+from studentops.datasets.drift_injection import (
+    Drift,
+    check_drift,
+    missing_mask,
+    mix_shares,
+    parse_drift,
+)
+from studentops.datasets.drift_injection import shift_values as _shift
 from studentops.datasets.profile import Column, Profile, category_key
 from studentops.errors import DataError
 
@@ -75,6 +81,7 @@ class Marginal:
         return np.round(np.interp(u, self.probs, self.values), self.decimals)
 
     def share_at_or_below(self, value: float) -> float:
+        """The share of values at or below ``value`` (the distribution function, 0..1)."""
         if self.kind == "table":
             return float(self.probs[self.values.astype(float) <= value].sum())
         below = np.searchsorted(self.values, value, side="right")
@@ -161,11 +168,15 @@ def generate_cohort(
         rows: number of students.
         seed: random seed.
         drifts: changes to apply, as :class:`Drift` or spec text (see
-            :mod:`studentops.datasets.drift`).
+            :mod:`studentops.datasets.drift_injection`).
 
     Returns:
         The profile's columns in profile order. Every row passes ``validate`` unless a drift
         blanks a column that may not be missing.
+
+    Raises:
+        DataError: ``rows`` or ``seed`` is not a whole number >= 0.
+        DriftError: a drift spec is malformed or does not fit the profile.
     """
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise DataError(f"rows must be a whole number >= 0, got {rows!r}")
@@ -188,7 +199,12 @@ def load_params(name: str) -> dict[str, Any] | None:
 
 
 def write_cohort(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a cohort as CSV or Parquet by the file's extension, with Arrow's fast writers."""
+    """Write a cohort as CSV or Parquet by the file's extension, with Arrow's fast writers.
+
+    Raises:
+        DataError: the extension is neither ``.csv`` nor ``.parquet``, or the file cannot be
+            written.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -594,7 +610,11 @@ def _raw_classes(profile: Profile) -> list[Any]:
 
 
 def model_from_params(params: dict[str, Any], profile: Profile) -> CohortModel:
-    """Build the sampler from a parameter file; columns it lacks fall back to the profile."""
+    """Build the sampler from a parameter file; columns it lacks fall back to the profile.
+
+    Raises:
+        DataError: the parameter file has an unknown format.
+    """
     if params.get("format") != FORMAT:
         raise DataError(f"synthetic parameters for {profile.name!r} have an unknown format")
     # The fallback is built only for what the file lacks (a column added to the profile).

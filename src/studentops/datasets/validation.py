@@ -47,10 +47,13 @@ class ValidationResult:
 
     @property
     def accepted(self) -> int:
+        """Number of rows accepted (rows of ``valid``)."""
         return len(self.valid)
 
     @property
     def rejected(self) -> int:
+        """Number of rows rejected (distinct rows in ``rejects``; a row may have several bad
+        cells)."""
         return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
 
     @property
@@ -60,6 +63,7 @@ class ValidationResult:
         return Counter(kinds.tolist())
 
     def summary(self) -> dict[str, Any]:
+        """The counts, reasons by kind (most common first) and warnings, as plain JSON values."""
         return {
             "rows": self.total,
             "accepted": self.accepted,
@@ -148,8 +152,12 @@ def skipped_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return headers, blanks
 
 
-def required_columns(profile: Profile, require_target: bool) -> list[str]:
-    """Columns a file must have: non-nullable profile columns (target ones only for training)."""
+def required_columns(profile: Profile) -> list[str]:
+    """Columns every file must have: the non-nullable profile columns.
+
+    The target, its source and the leak columns are never required here: data to score lacks
+    them, and :func:`check_shape` checks the target separately when training needs it.
+    """
     skip = {profile.target.column, *profile.leaks}
     if profile.target_source:
         skip.add(profile.target_source)
@@ -159,7 +167,7 @@ def required_columns(profile: Profile, require_target: bool) -> list[str]:
 def check_shape(frame: pd.DataFrame, profile: Profile, require_target: bool) -> list[str]:
     """File-level checks; returns warnings, raises DataError for what makes rows unjudgeable."""
     warnings: list[str] = []
-    needed = required_columns(profile, require_target)
+    needed = required_columns(profile)
     absent = [c for c in needed if c not in frame.columns]
     if absent and len(frame.columns) == 1 and len(profile.columns) > 1:
         raise DataError(
@@ -308,13 +316,12 @@ def _check_target(
     checker.reject(target_missing & ~raw_missing & ~already, column, "unknown target class")
 
 
-def target_of(valid: pd.DataFrame, profile: Profile) -> pd.Series:
-    """The target of validated rows (every one has a known value)."""
-    return profile.target_values(valid)
-
-
 def default_data_path(profile: Profile, settings: Settings) -> Path:
-    """A built-in profile's seed file under settings.data_dir."""
+    """A built-in profile's seed file under settings.data_dir.
+
+    Raises:
+        DataError: the profile names no seed file (``source``): the user must give ``--data``.
+    """
     if profile.source is None:
         raise DataError(f"profile '{profile.name}' names no default data: give --data")
     return settings.data_dir / profile.source.file

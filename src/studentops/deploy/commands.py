@@ -28,4 +28,5 @@ def tracking_server_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``tracking-server`` command to the CLI app."""
     app.command("tracking-server")(tracking_server_cmd)

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from studentops.config import Settings
-from studentops.registry.tracking import with_installed_driver
+from studentops.databases import with_installed_driver
 
 
 @dataclass(frozen=True)

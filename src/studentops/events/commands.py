@@ -141,7 +141,7 @@ def evaluate_cmd(
         plot_by_week,
     )
     from studentops.events.weekly import weeks_arg
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     if profile != PROFILE:
         raise DataError(f"evaluate by week supports the '{PROFILE}' profile, not '{profile}'")
@@ -186,7 +186,7 @@ def score_cmd(
     ``studentops train --profile oulad-pass --as-of-week W`` then ``studentops promote``.
     """
     from studentops.events.current import score_week
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     result = score_week(

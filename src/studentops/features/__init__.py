@@ -1,0 +1,1 @@
+"""Features: scikit-learn transformers from raw profile columns to model matrices."""

@@ -101,6 +101,15 @@ class CodesOneHot(TransformerMixin, BaseEstimator):
         self.n_categories = n_categories
 
     def fit(self, X: np.ndarray, y: Any = None) -> CodesOneHot:
+        """Learn which input columns are numeric and which output columns each code column becomes.
+
+        Args:
+            X: the ordinal matrix, shape ``(n_rows, n_features)``.
+            y: ignored (scikit-learn's signature).
+
+        Raises:
+            ValueError: ``categorical_indices`` and ``n_categories`` differ in length.
+        """
         X = np.asarray(X, dtype=float)
         cat = list(self.categorical_indices)
         if len(cat) != len(list(self.n_categories)):
@@ -116,6 +125,15 @@ class CodesOneHot(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """Numeric columns first, then one one-hot block per code column.
+
+        Args:
+            X: the ordinal matrix, shape ``(n_rows, n_features)``.
+
+        Returns:
+            Shape ``(n_rows, n_numeric + sum(n_categories))``; a missing or unknown code is all
+            zeros in its block.
+        """
         X = np.asarray(X, dtype=float)
         cat = list(self.categorical_indices)
         if not cat:
@@ -145,7 +163,11 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame | None = None, y: Any = None) -> ProfileEncoder:
         """Fix the column layout from the profile (categories come from it, not from the data,
-        so a category missing from the training rows still has its place)."""
+        so a category missing from the training rows still has its place).
+
+        Raises:
+            ValueError: the encoder has no profile.
+        """
         if self.profile is None:
             raise ValueError("ProfileEncoder needs a profile")
         p = self.profile
@@ -193,12 +215,17 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
         return list(self.feature_names_out_)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output column names (scikit-learn's API), shape ``(n_output_features,)``."""
         return self.feature_names_out_.copy()
 
     # -- transform -----------------------------------------------------------------------
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode a DataFrame of raw profile columns."""
+        """Encode a DataFrame of raw profile columns.
+
+        Raises:
+            ValueError: the encoder is not fitted.
+        """
         if not hasattr(self, "_plan"):
             raise ValueError("ProfileEncoder is not fitted")
         n = len(X)

@@ -67,10 +67,17 @@ def publish_risk_list(report: dict[str, Any], predictor: Any, settings: Settings
     )
 
 
-def publish_training(report: dict[str, Any]) -> None:
-    """A markdown artifact: the version trained, its scores and the promotion gates."""
+def _publish_markdown(lines: list[str], kind: str, profile: str, description: str) -> None:
+    """One markdown artifact from ``lines``, keyed ``<kind>-<profile>`` (newest replaces)."""
     from prefect.artifacts import create_markdown_artifact
 
+    create_markdown_artifact(
+        "\n".join(lines), key=artifact_key(kind, profile), description=description
+    )
+
+
+def publish_training(report: dict[str, Any]) -> None:
+    """A markdown artifact: the version trained, its scores and the promotion gates."""
     lines = [
         f"# {report['model']} v{report['version']}",
         "",
@@ -84,17 +91,11 @@ def publish_training(report: dict[str, Any]) -> None:
     if report["gates"]:
         lines += ["", "| gate | passed | detail |", "|---|---|---|"]
         lines += [f"| {g['gate']} | {g['passed']} | {g['detail']} |" for g in report["gates"]]
-    create_markdown_artifact(
-        "\n".join(lines),
-        key=artifact_key("training", report["profile"]),
-        description=f"training of {report['profile']}",
-    )
+    _publish_markdown(lines, "training", report["profile"], f"training of {report['profile']}")
 
 
 def publish_monitoring(report: dict[str, Any], verdict_message: str) -> None:
     """A markdown artifact: the verdict, the drifted features, the alerts and the report."""
-    from prefect.artifacts import create_markdown_artifact
-
     drifted = report["drifted_features"]
     lines = [
         f"# {report['profile']} v{report['model_version']}: {report['status'].replace('_', ' ')}",
@@ -111,16 +112,13 @@ def publish_monitoring(report: dict[str, Any], verdict_message: str) -> None:
         "",
         f"Report: {report['report_html'] or 'not written'}",
     ]
-    create_markdown_artifact(
-        "\n".join(lines),
-        key=artifact_key("monitoring", report["profile"]),
-        description=f"monitoring check of {report['profile']}",
+    _publish_markdown(
+        lines, "monitoring", report["profile"], f"monitoring check of {report['profile']}"
     )
 
 
 def publish_retraining(report: dict[str, Any]) -> None:
     """A markdown artifact: the retraining decision, both scores and the gates."""
-    from prefect.artifacts import create_markdown_artifact
 
     def score(value: float | None) -> str:
         return "-" if value is None else f"{value:.4f}"
@@ -139,8 +137,6 @@ def publish_retraining(report: dict[str, Any]) -> None:
         "",
         f"Reason: {report['reason']}",
     ]
-    create_markdown_artifact(
-        "\n".join(lines),
-        key=artifact_key("retraining", report["profile"]),
-        description=f"retraining decision for {report['profile']}",
+    _publish_markdown(
+        lines, "retraining", report["profile"], f"retraining decision for {report['profile']}"
     )

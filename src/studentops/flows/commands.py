@@ -33,7 +33,11 @@ def _flows() -> dict[str, Any]:
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values read as YAML scalars (``3`` is an int, ``true`` a bool)."""
+    """``key=value`` pairs; values read as YAML scalars (``3`` is an int, ``true`` a bool).
+
+    Raises:
+        ConfigError: a pair is not ``key=value`` or its value is unreadable YAML.
+    """
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -178,6 +182,7 @@ def sweep_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``flows`` group (list, run, serve, server, sweep) to the CLI app."""
     flows_app.command("list")(list_cmd)
     flows_app.command("run")(run_cmd)
     flows_app.command("serve")(serve_cmd)

@@ -43,6 +43,9 @@ def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def network_task(fn: Any) -> Any:
+    """Make ``fn`` a Prefect task that may cross the network: 3 retries after 2, 10 and 30 s,
+    none on a user's error (:func:`retry_unless_user_error`), no result caching.
+    """
     return task(
         fn,
         retries=NETWORK_RETRIES,
@@ -52,11 +55,24 @@ def network_task(fn: Any) -> Any:
     )
 
 
+def alerting_flow(name: str) -> Any:
+    """A Prefect ``@flow`` decorator named ``name`` whose failure, crash or cancellation is
+    reported by :data:`studentops.flows.alerts.ALERT_HOOKS` (the alert channels)."""
+    return flow(
+        name=name,
+        on_failure=ALERT_HOOKS,
+        on_crashed=ALERT_HOOKS,
+        on_cancellation=ALERT_HOOKS,
+    )
+
+
 def local_task(fn: Any) -> Any:
+    """Make ``fn`` a Prefect task that runs locally: no retries, no result caching."""
     return task(fn, cache_policy=NO_CACHE)
 
 
 def output_dir(settings: Settings) -> Path:
+    """Where flows write their files: ``flow_output_dir``, else ``home/flows``."""
     return settings.flow_output_dir or settings.home / "flows"
 
 
@@ -69,6 +85,11 @@ def _stamp() -> str:
 
 @local_task
 def validate_training_data(profile: str, data: str | None, settings: Settings) -> dict[str, Any]:
+    """Validate the training file; returns the validation summary and the rejects file, if any.
+
+    Raises:
+        DataError, ProfileError: the file or the profile is unusable (no retry).
+    """
     from studentops.training.pipeline import load_training_data
 
     _, validation, rejects = load_training_data(profile, data, sep=None, settings=settings)
@@ -79,7 +100,13 @@ def validate_training_data(profile: str, data: str | None, settings: Settings) -
 def train_and_register_model(
     profile: str, data: str | None, settings: Settings, time_budget_s: float, seed: int, split: str
 ) -> Any:
-    from studentops.registry.tracking import quiet_library_logs
+    """Train within ``time_budget_s`` seconds, log to MLflow and register a challenger.
+
+    Returns:
+        The :class:`~studentops.training.pipeline.TrainOutcome` of
+        :func:`~studentops.training.pipeline.train_and_register`.
+    """
+    from studentops.tracking import quiet_library_logs
     from studentops.training.pipeline import train_and_register
 
     quiet_library_logs(optuna=True)
@@ -90,8 +117,16 @@ def train_and_register_model(
 
 @network_task
 def promote_challenger(profile: str, settings: Settings) -> Any:
+    """Promote the challenger through the score and fairness gates (never forced).
+
+    Returns:
+        The :class:`~studentops.registry.models.PromotionDecision`.
+
+    Raises:
+        PromotionRefused: a gate failed (the flow reports it, nothing is moved).
+    """
     from studentops.registry.models import promote
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     return promote(
         client_for(settings),
@@ -101,12 +136,7 @@ def promote_challenger(profile: str, settings: Settings) -> Any:
     )
 
 
-@flow(
-    name="train",
-    on_failure=ALERT_HOOKS,
-    on_crashed=ALERT_HOOKS,
-    on_cancellation=ALERT_HOOKS,
-)
+@alerting_flow("train")
 def train_flow(
     profile: str,
     data: str | None = None,
@@ -162,6 +192,12 @@ def gather_input(
     sql_url: str | None,
     work_dir: Path,
 ) -> Any:
+    """Resolve the rows to score (a file, a folder's newest file, or a SQL query) to one file
+    under ``work_dir``.
+
+    Raises:
+        DataError: none or several sources given, or the source is unreadable.
+    """
     from studentops.serving.inputs import resolve_input
 
     return resolve_input(data=data, folder=folder, sql=sql, sql_url=sql_url, work_dir=work_dir)
@@ -169,8 +205,13 @@ def gather_input(
 
 @network_task
 def load_champion(profile: str, settings: Settings) -> Any:
-    from studentops.registry.tracking import quiet_library_logs
+    """Load the profile's champion as a compiled :class:`~studentops.serving.predictor.Predictor`.
+
+    Raises:
+        ModelError: the profile has no champion, or the registry cannot be read.
+    """
     from studentops.serving.batch import load_predictor
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     return load_predictor(profile, settings)
@@ -180,6 +221,11 @@ def load_champion(profile: str, settings: Settings) -> Any:
 def score_table(
     profile: str, path: Path, out: Path, predictor: Any, settings: Settings, log_predictions: bool
 ) -> Any:
+    """Score the file at ``path`` with ``predictor`` into a ranked risk list at ``out``.
+
+    Returns:
+        The scoring report (rows accepted and rejected, output paths, model version).
+    """
     from studentops.serving.batch import score_file
 
     return score_file(
@@ -192,12 +238,7 @@ def score_table(
     )
 
 
-@flow(
-    name="score",
-    on_failure=ALERT_HOOKS,
-    on_crashed=ALERT_HOOKS,
-    on_cancellation=ALERT_HOOKS,
-)
+@alerting_flow("score")
 def score_flow(
     profile: str,
     data: str | None = None,
@@ -251,17 +292,19 @@ def build_features(
     events: str | None,
     mapping: str | None,
 ) -> Any:
+    """Write leak-free weekly event features for the cut-off ``weeks`` to the Parquet ``out``.
+
+    Reads the OULAD folder (``oulad``) or an events file with its column ``mapping``.
+
+    Raises:
+        DataError: the events cannot be read or mapped.
+    """
     from studentops.events.job import weekly_features_job
 
     return weekly_features_job(out, weeks=weeks, oulad=oulad, events=events, mapping=mapping)
 
 
-@flow(
-    name="events-features",
-    on_failure=ALERT_HOOKS,
-    on_crashed=ALERT_HOOKS,
-    on_cancellation=ALERT_HOOKS,
-)
+@alerting_flow("events-features")
 def events_features_flow(
     oulad: str | None = None,
     events: str | None = None,
@@ -277,6 +320,9 @@ def events_features_flow(
 
     Returns ``{"flow", "week", "out_path", "rows", "columns", "events_in", "events_out",
     "seconds"}``.
+
+    Raises:
+        DataError: neither ``week`` nor ``term_start`` is given, or the events cannot be read.
     """
     from studentops.events.job import current_week
 
@@ -310,8 +356,11 @@ def check_window(
     until: dt.datetime | None,
     data: str | None,
 ) -> Any:
+    """Run the monitoring check on the predictions logged between ``since`` and ``until`` (UTC),
+    or on the file ``data``; returns the :class:`~studentops.monitoring.results.CheckResult`.
+    """
     from studentops.monitoring.check import run_check
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     return run_check(profile, settings=settings, since=since, until=until, data=data)
@@ -319,6 +368,7 @@ def check_window(
 
 @local_task
 def raise_alerts(settings: Settings, result: Any) -> Any:
+    """Evaluate the alert rules on a check result and deliver what fires (waits up to 60 s)."""
     from studentops.monitoring.alerts.engine import alert_on_check
 
     run = alert_on_check(settings, result)
@@ -335,9 +385,12 @@ def retrain_gated(
     time_budget_s: float | None,
     trigger: str,
 ) -> Any:
+    """Gated retraining: a challenger on original plus new labelled rows, promoted only through
+    the gates; returns the retraining decision.
+    """
     from studentops.monitoring.retraining.retrain import retrain
     from studentops.monitoring.retraining.sources import new_labelled_rows
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs(optuna=True)
     rows = data if data is not None else new_labelled_rows(settings, profile)
@@ -349,12 +402,7 @@ def retrain_gated(
     return outcome.decision
 
 
-@flow(
-    name="retrain",
-    on_failure=ALERT_HOOKS,
-    on_crashed=ALERT_HOOKS,
-    on_cancellation=ALERT_HOOKS,
-)
+@alerting_flow("retrain")
 def retrain_flow(
     profile: str,
     data: str | None = None,
@@ -374,12 +422,7 @@ def retrain_flow(
     return report
 
 
-@flow(
-    name="monitor",
-    on_failure=ALERT_HOOKS,
-    on_crashed=ALERT_HOOKS,
-    on_cancellation=ALERT_HOOKS,
-)
+@alerting_flow("monitor")
 def monitor_flow(
     profile: str,
     since: dt.datetime | None = None,

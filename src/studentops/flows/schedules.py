@@ -71,7 +71,11 @@ def parse_schedules(entries: list[dict[str, Any]], flows: dict[str, Any]) -> lis
 
 
 def check_parameters(flow: Any, parameters: dict[str, Any], where: str) -> dict[str, Any]:
-    """The flow's own validation of ``parameters`` (names and types), as one ConfigError."""
+    """The flow's own validation of ``parameters`` (names and types), as one ConfigError.
+
+    Raises:
+        ConfigError: a parameter the flow does not take, or a value of the wrong type (all listed).
+    """
     from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 
     try:

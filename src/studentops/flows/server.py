@@ -37,6 +37,7 @@ START_TIMEOUT_S = 180.0  # a cold start migrates the database; slow on a busy 2-
 
 
 def prefect_home(settings: Settings) -> Path:
+    """The Prefect home of this studentops home (``home/prefect``), as an absolute path."""
     return (settings.home / "prefect").resolve()
 
 
@@ -88,6 +89,7 @@ class LocalServer:
 
     @property
     def ui_url(self) -> str:
+        """The Prefect UI address (the API URL without ``/api``)."""
         return self.api_url.removesuffix("/api")
 
     def stop(self, timeout_s: float = 20.0) -> None:

@@ -54,7 +54,7 @@ def champion_reference(
     """
     from studentops.monitoring.reference import load_reference
     from studentops.registry.models import CHAMPION, registered_model_name, version_by_alias
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings)
     name = registered_model_name(profile_name)
@@ -72,7 +72,7 @@ def champion_reference(
 
 def _metrics_by_version(profile_name: str, settings: Settings) -> dict[str, str | None]:
     from studentops.registry.models import list_versions
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     return {v.version: v.metric for v in list_versions(client_for(settings), profile_name)}
 

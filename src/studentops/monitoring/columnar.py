@@ -100,8 +100,8 @@ def sync(
             by name (built-in) or, failing that, typed by what the JSON holds.
         chunk_rows: rows read per query (memory: about 2-3 KB a row while parsing).
     """
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.predlog import create_table, make_engine
-    from studentops.registry.tracking import with_installed_driver
 
     profiles = dict(profiles or {})
     engine = make_engine(with_installed_driver(url))

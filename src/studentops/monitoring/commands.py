@@ -101,7 +101,7 @@ def monitor_cmd(
 
     from studentops.config import load_settings
     from studentops.monitoring.check import run_check
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()
     if data is not None and not data.exists():

@@ -1,7 +1,7 @@
 """The demo's monitoring step: score a drifted cohort, check it, show what drifted.
 
 Called by :func:`studentops.demo.run_demo` with one line. Uses the generator's ``--drift``
-scenarios (:mod:`studentops.datasets.drift`) so the drift is known in advance.
+scenarios (:mod:`studentops.datasets.drift_injection`) so the drift is known in advance.
 """
 
 from __future__ import annotations

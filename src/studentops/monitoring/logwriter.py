@@ -22,7 +22,6 @@ If the child dies, rows sent to it are counted as dropped (``write_error``), nev
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import struct
@@ -35,18 +34,15 @@ from typing import IO, Any
 import orjson
 
 from studentops.errors import ConfigError
+from studentops.json_values import dump_json
 from studentops.monitoring.predlog import LogRow, PredictionLog
 
 _HEADER = struct.Struct(">I")
-_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 START_TIMEOUT_S = 60.0
 
 
 def write_frame(stream: IO[bytes], message: Any) -> None:
-    try:
-        body = orjson.dumps(message, option=_OPTIONS)
-    except TypeError:  # integers beyond 64 bits: the standard library copes
-        body = json.dumps(message, default=str).encode()
+    body = dump_json(message)
     stream.write(_HEADER.pack(len(body)) + body)
     stream.flush()
 

@@ -13,7 +13,6 @@ The drift, performance and retraining parts read the table with :func:`read_pred
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import threading
@@ -22,7 +21,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-import orjson
 from pydantic import SecretStr
 from sqlalchemy import (
     JSON,
@@ -41,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
+from studentops.json_values import dump_json
 from studentops.monitoring.pseudonym import Pseudonymiser
 
 log = logging.getLogger(__name__)
@@ -96,12 +95,7 @@ def _already_keyed(student_key: Any) -> Any:
 def _dumps(value: Any) -> str:
     if isinstance(value, str):
         return value
-    try:
-        return orjson.dumps(
-            value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-        ).decode()
-    except TypeError:  # integers beyond 64 bits: the standard library copes
-        return json.dumps(value, default=str)
+    return dump_json(value).decode()
 
 
 def make_engine(url: str) -> Engine:

@@ -190,8 +190,8 @@ class MonitorStore:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from studentops.databases import with_installed_driver
             from studentops.monitoring.predlog import make_engine
-            from studentops.registry.tracking import with_installed_driver
 
             self._engine = make_engine(with_installed_driver(self.url))
             create_tables(self._engine)

@@ -1,0 +1,1 @@
+"""Privacy: retention purges, erasure of one student, and rotation of the pseudonym key."""

@@ -108,4 +108,5 @@ def _roster(path: Path, column: str | None) -> list[Any]:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``privacy`` group (purge, erase, rotate-key) to the CLI app."""
     app.add_typer(privacy_app, name="privacy")

@@ -36,6 +36,8 @@ class Rotation:
     roster_ids: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The rotation's counts as plain JSON values (what ``privacy rotate-key --json``
+        prints)."""
         return {
             "rekeyed": dict(self.rekeyed),
             "unmatched": dict(self.unmatched),

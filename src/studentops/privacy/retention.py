@@ -50,9 +50,11 @@ class Removal:
 
     @property
     def total_rows(self) -> int:
+        """Rows deleted in all stores together."""
         return sum(self.rows.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """The removal as plain JSON values: action, rows and files per store, notes."""
         return {
             "action": self.action,
             "rows": dict(self.rows),
@@ -62,7 +64,11 @@ class Removal:
 
 
 def keys_for(student_id: Any, settings: Settings) -> list[str]:
-    """The student's pseudonymous key under the current and every earlier key."""
+    """The student's pseudonymous key under the current and every earlier key.
+
+    Raises:
+        DataError: ``student_id`` is empty.
+    """
     if student_id is None or not normalise_id(student_id):
         raise DataError("a student id is required")
     secrets = [settings.pseudonym_key, *settings.pseudonym_previous_keys]
@@ -71,8 +77,8 @@ def keys_for(student_id: Any, settings: Settings) -> list[str]:
 
 
 def _engine(settings: Settings) -> Engine:
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.predlog import make_engine
-    from studentops.registry.tracking import with_installed_driver
 
     if not settings.prediction_log_url:
         settings.ensure_home()  # the default SQLite file lives there

@@ -56,22 +56,27 @@ class Block:
 
 
 def heading(text: str, level: int = 2) -> Block:
+    """A heading block (``level`` 1-3: Markdown ``#``-``###``, HTML ``h1``-``h3``)."""
     return Block("heading", text=text, level=level)
 
 
 def text(value: str) -> Block:
+    """A paragraph block (Markdown inline syntax allowed: ``**bold**``, backticks)."""
     return Block("text", text=value)
 
 
 def bullets(items: list[str]) -> Block:
+    """A bulleted list block, one item per string."""
     return Block("list", items=tuple(items))
 
 
 def table(header: list[str], rows: list[list[str]], caption: str = "") -> Block:
+    """A table block: ``header`` of n names, ``rows`` of n cells each, an optional caption."""
     return Block("table", header=tuple(header), rows=tuple(tuple(r) for r in rows), caption=caption)
 
 
 def num(value: Any, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals, or an en dash for None and NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{float(value):.{digits}f}"
@@ -97,6 +102,7 @@ def with_interval(fig: dict[str, Any] | None, digits: int = 3) -> str:
 
 
 def data_section(card: dict[str, Any]) -> list[Block]:
+    """The "Training data" section: source, profile, rows read, accepted, rejected and split."""
     data = card["data"]
     lines = [
         f"Source: {data['source']}",
@@ -132,6 +138,8 @@ def data_section(card: dict[str, Any]) -> list[Block]:
 
 
 def metrics_section(card: dict[str, Any]) -> list[Block]:
+    """The "Metrics" section: each held-out metric with its bootstrap interval (level in the
+    card)."""
     intervals = card.get("intervals") or {}
     level = round(100 * card.get("level", 0.95))
     rows = [
@@ -154,6 +162,7 @@ def metrics_section(card: dict[str, Any]) -> list[Block]:
 
 
 def calibration_section(card: dict[str, Any]) -> list[Block]:
+    """The "Calibration" section: mean predicted risk against the observed at-risk share per bin."""
     cal = card.get("calibration")
     if not cal:
         return [
@@ -173,6 +182,7 @@ def calibration_section(card: dict[str, Any]) -> list[Block]:
 
 
 def operating_section(card: dict[str, Any]) -> list[Block]:
+    """The "Operating threshold" section: the decision rule and students flagged per 100."""
     op = card.get("operating")
     if not op:
         return [heading("Operating threshold"), text("No at-risk decision for this model.")]
@@ -193,6 +203,7 @@ def operating_section(card: dict[str, Any]) -> list[Block]:
 
 
 def reasons_section(card: dict[str, Any]) -> list[Block]:
+    """The "Global reasons" section: the twelve features that move the risk most, in its units."""
     imp = card.get("importance") or {}
     values = imp.get("importance") or {}
     if not values:
@@ -284,6 +295,9 @@ def _gap_cell(gap: dict[str, Any] | None, digits: int = 3) -> str:
 
 
 def fairness_section(card: dict[str, Any]) -> list[Block]:
+    """The "Fairness" section: per-group rates with intervals and the gate's verdict
+    (Mitchell et al. 2019, "quantitative analyses" by group).
+    """
     fairness = card.get("fairness") or {}
     if not fairness.get("attributes"):
         return [heading("Fairness"), text("The profile names no sensitive attributes: no audit.")]
@@ -306,6 +320,7 @@ def fairness_section(card: dict[str, Any]) -> list[Block]:
 
 
 def sensitive_section(card: dict[str, Any]) -> list[Block]:
+    """The "Sensitive attributes" section: which they are and whether the model uses them."""
     names = ", ".join(card["sensitive"]) or "none"
     if not card["sensitive"]:
         why = "The profile names no sensitive attributes."
@@ -324,6 +339,7 @@ def sensitive_section(card: dict[str, Any]) -> list[Block]:
 
 
 def monitoring_section(card: dict[str, Any]) -> list[Block]:
+    """The "Monitoring plan" section: what is logged, checked for drift and alerted on."""
     p = card["profile"]
     return [
         heading("Monitoring plan"),

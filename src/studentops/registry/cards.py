@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from studentops.config import Settings, load_settings
 from studentops.errors import ModelError
+from studentops.json_values import to_json_safe
 from studentops.registry.card_content import Block, card_blocks
 
 if TYPE_CHECKING:
@@ -47,18 +48,12 @@ def build_card(
         validation: the validation summary (``rows``, ``accepted``, ``rejected``, ``data``).
         settings: for the allowed fairness gap, the risk bands and the retention period.
     """
-    from studentops.registry.models import fairness_gate
+    from studentops.registry.models import fairness_gate_for_version
 
     facts = result.card_facts or {}
     data = facts.get("data") or {}
     profile = result.profile
-    gate = fairness_gate(
-        version.fairness_gap,
-        version.fairness_low,
-        version.fairness_high,
-        settings.fairness_max_gap,
-        detail=version.fairness_detail,
-    )
+    gate = fairness_gate_for_version(version, settings.fairness_max_gap)
     source = validation.get("data") or "profile seed file"
     if source == "profile seed file" and profile.source is not None:
         source = f"{profile.source.file} (the profile's seed file)"
@@ -101,7 +96,7 @@ def build_card(
         "sensitive_as_features": profile.sensitive_as_features,
         "retention_days": settings.privacy_retention_days,
     }
-    return _jsonable(card)
+    return to_json_safe(card)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -194,6 +189,9 @@ def log_model_card(
 
     Returns:
         The card's data.
+
+    Raises:
+        ModelError: the version has no MLflow run to hold its card.
     """
     if version.run_id is None:
         raise ModelError(f"{version.name} v{version.version} has no run to hold its card")
@@ -208,7 +206,11 @@ def log_model_card(
 def resolve_version(
     client: MlflowClient, profile_name: str, version: str | int | None
 ) -> VersionSummary:
-    """``version``, else the champion, else the newest version; ModelError when none."""
+    """``version``, else the champion, else the newest version; ModelError when none.
+
+    Raises:
+        ModelError: the profile has no registered model, or not the version asked for.
+    """
     from studentops.registry.models import (
         CHAMPION,
         get_version,
@@ -233,7 +235,11 @@ def resolve_version(
 
 
 def run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str:
-    """One text artifact of a run; ModelError when it is absent."""
+    """One text artifact of a run; ModelError when it is absent.
+
+    Raises:
+        ModelError: the run has no artifact at ``path``.
+    """
     import tempfile
     from pathlib import Path
 
@@ -268,7 +274,7 @@ def model_card(
         ModelError: no such model or version, or the version has no card (registered before
             cards existed).
     """
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     if fmt not in FILES:
         raise ModelError(f"unknown card format '{fmt}' (choose: {', '.join(FILES)})")
@@ -277,23 +283,6 @@ def model_card(
     if summary.run_id is None:
         raise ModelError(f"{summary.name} v{summary.version} has no run, hence no card")
     return run_artifact_text(client, summary.run_id, f"{CARD_DIR}/{FILES[fmt]}")
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (NaN and infinities become None)."""
-    import math
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def demo_card_step(

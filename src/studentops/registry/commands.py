@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from studentops.config import load_settings
-from studentops.registry.tracking import quiet_library_logs
+from studentops.tracking import quiet_library_logs
 
 if TYPE_CHECKING:
     from studentops.registry.models import VersionSummary
@@ -44,7 +44,7 @@ def promote_cmd(
 ) -> None:
     """Make the challenger champion if it beats the champion and passes the fairness gate."""
     from studentops.registry.models import PromotionRefused, promote
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     quiet_library_logs()
     settings = load_settings()
@@ -75,7 +75,7 @@ def promote_cmd(
 def rollback_cmd(profile: ProfileOpt) -> None:
     """Give @champion back to the previous champion."""
     from studentops.registry.models import rollback
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     quiet_library_logs()
     result = rollback(client_for(load_settings()), _profile_name(profile))
@@ -92,7 +92,7 @@ def models_cmd(
     """List the profile's model versions with aliases and held-out metrics."""
     from studentops.errors import ModelError
     from studentops.registry.models import list_versions, registered_model_name
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     quiet_library_logs()
     name = _profile_name(profile)
@@ -190,6 +190,7 @@ def _cell(value: float | None, selected: bool) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``promote``, ``rollback`` and ``models`` commands to the CLI app."""
     app.command("promote")(promote_cmd)
     app.command("rollback")(rollback_cmd)
     app.command("models")(models_cmd)

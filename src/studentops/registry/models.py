@@ -82,6 +82,7 @@ class VersionSummary:
 
     @property
     def uri(self) -> str:
+        """The version's ``models:/<name>/<version>`` URI."""
         return f"models:/{self.name}/{self.version}"
 
 
@@ -110,11 +111,14 @@ class PromotionDecision:
 
     @property
     def failed(self) -> list[Gate]:
+        """The gates that did not pass (empty when promoted on merit)."""
         return [g for g in self.gates if not g.passed]
 
 
 @dataclass(frozen=True)
 class RollbackResult:
+    """The outcome of :func:`rollback`: the version restored as champion and the one demoted."""
+
     name: str
     restored: str
     demoted: str
@@ -182,6 +186,12 @@ def version_by_alias(client: MlflowClient, name: str, alias: str) -> VersionSumm
 
 
 def get_version(client: MlflowClient, name: str, version: str | int) -> VersionSummary:
+    """One registered version, summarised.
+
+    Raises:
+        ModelError: ``name`` has no version ``version``.
+        MlflowException: the registry cannot be read (anything but "not found").
+    """
     from mlflow.exceptions import MlflowException
 
     try:
@@ -273,6 +283,9 @@ def register_challenger(
 
     Returns:
         The new version, holding the ``challenger`` alias.
+
+    Raises:
+        ModelError: the selection metric is not among ``test_metrics``.
     """
     from mlflow.exceptions import MlflowException
 
@@ -360,17 +373,10 @@ def evaluate_gates(
     metric is still compared like for like). The fairness gate passes when no gap was measured
     (a profile without sensitive columns) and fails when it exceeds ``max_gap``.
     """
-    gates = [_score_gate(challenger, champion, margin)]
-    gates.append(
-        fairness_gate(
-            challenger.fairness_gap,
-            challenger.fairness_low,
-            challenger.fairness_high,
-            max_gap,
-            detail=challenger.fairness_detail,
-        )
-    )
-    return gates
+    return [
+        _score_gate(challenger, champion, margin),
+        fairness_gate_for_version(challenger, max_gap),
+    ]
 
 
 def fairness_gate(
@@ -422,6 +428,17 @@ def fairness_gate(
         True,
         f"{figures}: inconclusive, the interval straddles allowed {max_gap:.4f}; "
         f"passed because a gap above it is not shown{extra}",
+    )
+
+
+def fairness_gate_for_version(version: VersionSummary, max_gap: float) -> Gate:
+    """:func:`fairness_gate` on the figures a version's tags recorded at registration."""
+    return fairness_gate(
+        version.fairness_gap,
+        version.fairness_low,
+        version.fairness_high,
+        max_gap,
+        detail=version.fairness_detail,
     )
 
 
@@ -549,7 +566,11 @@ def _make_champion(
 
 
 def rollback(client: MlflowClient, profile_name: str) -> RollbackResult:
-    """Give the champion alias back to the version that held it before the current one."""
+    """Give the champion alias back to the version that held it before the current one.
+
+    Raises:
+        ModelError: the profile has no champion, or its champion is the first one.
+    """
     name = registered_model_name(profile_name)
     champion = version_by_alias(client, name, CHAMPION)
     if champion is None:

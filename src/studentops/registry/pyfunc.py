@@ -111,6 +111,19 @@ class StudentPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
+        """Predict for raw profile columns (MLflow's pyfunc API).
+
+        Args:
+            context: MLflow's model context (unused: the model is in the pickle).
+            model_input: shape ``(n_rows, n_columns)``, raw profile columns (a dict or list of
+                records is turned into a frame first).
+            params: unused (MLflow's signature).
+
+        Returns:
+            Shape ``(n_rows, k)``: ``prediction``, one ``proba_<class>`` column per class,
+            ``risk_score`` (0..1), and ``status``/``errors`` when a row was refused (see
+            :func:`predict_frame`).
+        """
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         return predict_frame(self.model, model_input)

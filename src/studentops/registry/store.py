@@ -36,12 +36,13 @@ class ModelInfo:
 
 
 def champion_uri(profile_name: str) -> str:
+    """The ``models:/<registered name>@champion`` URI of a profile's champion."""
     return f"models:/{registered_model_name(profile_name)}@{CHAMPION}"
 
 
 def champion_version(profile_name: str, settings: Settings | None = None) -> str | None:
     """The champion's version number, or None when there is none yet. One registry read."""
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings or load_settings())
     found = version_by_alias(client, registered_model_name(profile_name), CHAMPION)
@@ -58,12 +59,16 @@ def load_student_model(uri: str, settings: Settings | None = None) -> tuple[Any,
 
     Returns:
         ``(student_model, info)``.
+
+    Raises:
+        ModelError: no version holds the alias, the model cannot be loaded, or it is not a
+            studentops model.
     """
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
     from studentops.registry.models import get_version
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(settings or load_settings())
     summary = None

@@ -192,7 +192,7 @@ def create_app(
     )
     prediction_log = None
     if log_predictions:
-        from studentops.registry.tracking import with_installed_driver
+        from studentops.databases import with_installed_driver
 
         # The database work runs in a child process: a writer thread here would compete with
         # requests for the GIL (see studentops.monitoring.logwriter).
@@ -207,7 +207,7 @@ def create_app(
         profile=profile,
         holder=holder,
         metrics=metrics,
-        service=PredictionService(holder, metrics, prediction_log, settings.max_batch_rows),
+        service=PredictionService(metrics, prediction_log, settings.max_batch_rows),
         keys=KeyChecker(settings.api_keys, settings.admin_keys, settings.require_api_key),
         log=prediction_log,
         signal_file=settings.home / "serve" / f"reload-{profile.name}",

@@ -311,7 +311,7 @@ def score_file(
 
     log = None
     if log_predictions and scores is not None:
-        from studentops.registry.tracking import with_installed_driver
+        from studentops.databases import with_installed_driver
 
         if not settings.prediction_log_url:
             settings.ensure_home()

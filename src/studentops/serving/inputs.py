@@ -78,8 +78,8 @@ def _stack_folder(folder: Path, out: Path, sep: str | None) -> ScoreInput:
 
 
 def _query(url: str, query: str, out: Path) -> ScoreInput:
+    from studentops.databases import with_installed_driver
     from studentops.datasets.loading import read_sql
-    from studentops.registry.tracking import with_installed_driver
     from studentops.serving.batch import write_table
 
     frame = read_sql(with_installed_driver(url), query)

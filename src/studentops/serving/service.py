@@ -7,7 +7,6 @@ maps to a 4xx; anything else is our bug.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,23 +17,14 @@ import pandas as pd
 
 from studentops.datasets.loading import decode_text, parse_csv_text, sniff_delimiter
 from studentops.errors import DataError
+from studentops.json_values import dump_json
 from studentops.monitoring.predlog import LogRow, PredictionLog
 from studentops.serving.batch import log_rows, score_frame
-from studentops.serving.holder import ModelHolder
 from studentops.serving.metrics import Metrics
 from studentops.serving.predictor import Predictor, RecordsInvalid, TooLarge
 from studentops.serving.schemas import FieldError
 
-JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 CSV_CHUNK_ROWS = 5_000
-
-
-def dump_json(value: Any) -> bytes:
-    """orjson, or the standard library for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=JSON_OPTIONS)
-    except TypeError:
-        return json.dumps(value, default=str).encode()
 
 
 class BadRequestBody(RecordsInvalid):
@@ -58,16 +48,14 @@ class CsvResult:
 
 
 class PredictionService:
-    """Runs predictions for the API on the holder's current model."""
+    """Runs predictions for the API on the predictor each route takes from the model holder."""
 
     def __init__(
         self,
-        holder: ModelHolder,
         metrics: Metrics,
         log: PredictionLog | None,
         max_batch_rows: int,
     ) -> None:
-        self.holder = holder
         self.metrics = metrics
         self.log = log
         self.max_batch_rows = max_batch_rows

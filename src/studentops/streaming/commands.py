@@ -66,4 +66,5 @@ def stream_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``stream`` command to the CLI app."""
     app.command("stream")(stream_cmd)

@@ -165,7 +165,12 @@ def _flush(prediction_log: Any) -> None:
 
 
 def build_runtime(settings: Settings | None = None) -> LambdaRuntime:
-    """Everything a container needs, from settings (environment variables in Lambda)."""
+    """Everything a container needs, from settings (environment variables in Lambda).
+
+    Raises:
+        ConfigError: ``STUDENTOPS_STREAM_SINK`` is not set.
+        ModelError: no model to score with (see :func:`studentops.streaming.scoring.open_holder`).
+    """
     from studentops.monitoring.predlog import PredictionLog
     from studentops.streaming.backends import open_sink
     from studentops.streaming.scoring import PredictionLogger

@@ -66,6 +66,8 @@ class PredictorScorer:
         self.profile = predictor.info.profile or predictor.profile.name
 
     def validate_record(self, record: dict[str, Any]) -> str | None:
+        """Check one record against the profile; returns None, or why not in one line (at most
+        ``MAX_DETAIL_CHARS`` characters) for the dead letter."""
         from studentops.serving.predictor import RecordsInvalid
 
         try:
@@ -77,6 +79,11 @@ class PredictorScorer:
         return None
 
     def score_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Score records as the API does: one output per record, in input order.
+
+        Raises:
+            RecordsInvalid: a record breaks the profile (the worker then isolates it).
+        """
         # One pydantic call for the whole list; it also converts values to profile types
         # (1, "1" and 1.0 are one category). RecordsInvalid if any record breaks the profile.
         features, _ = self.predictor.validate(records)
@@ -118,6 +125,7 @@ class HolderScorer:
         self._scorer: PredictorScorer | None = None
 
     def __call__(self) -> Scorer:
+        """The scorer of the holder's current model (a new one only when the model changed)."""
         predictor = self.holder.get()
         if predictor is not self._predictor or self._scorer is None:
             self._predictor = predictor
@@ -137,6 +145,8 @@ class PredictionLogger:
         self.prediction_log = prediction_log
 
     def __call__(self, batch: ScoredBatch) -> None:
+        """Submit a scored batch to the prediction log (pseudonymised ids, off the stream's
+        path)."""
         from studentops.monitoring.predlog import LogRow
 
         scorer = batch.scorer
@@ -176,9 +186,15 @@ class PinnedSource:
         self.settings = settings
 
     def current_version(self) -> str | None:
+        """The pinned URI itself: it never changes, so the holder loads it once."""
         return self.uri
 
     def load(self, version: str) -> tuple[Any, ModelInfo]:
+        """Load the model at the pinned URI with its registry metadata.
+
+        Raises:
+            ModelError: the URI cannot be loaded.
+        """
         from studentops.registry.store import load_student_model
         from studentops.serving.source import info_from_registry
 
@@ -206,6 +222,9 @@ def open_holder(
     The first load happens here (a clear ModelError if it fails); with ``poll`` the champion is
     then polled every ``settings.reload_interval_s`` in a background thread (Lambda calls
     ``holder.reload()`` itself instead). A pinned model is never polled.
+
+    Raises:
+        ModelError: neither a model URI nor a profile is given, or the model cannot be loaded.
     """
     from studentops.serving.holder import ModelHolder, ModelSource
     from studentops.serving.source import RegistrySource

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studentops.streaming.backends.base import Message, OutRecord, Sink, Source
-from studentops.streaming.events import (
+from studentops.streaming.messages import (
     INVALID_FEATURES,
     SCORING_FAILED,
     TOO_MANY_DELIVERIES,
@@ -177,6 +177,7 @@ class WorkerStats:
     reasons: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
+        """The counters as plain JSON values (what ``stream`` prints at exit)."""
         return {
             "batches": self.batches,
             "events": self.events,

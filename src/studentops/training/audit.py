@@ -49,7 +49,7 @@ def audit_version(
     """
     from studentops.registry.cards import resolve_version, run_artifact_text
     from studentops.registry.models import fairness_gate_for_report
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     settings = settings or load_settings()
     name = profile

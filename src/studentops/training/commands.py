@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from studentops.config import load_settings
-from studentops.registry.tracking import quiet_library_logs
+from studentops.tracking import quiet_library_logs
 
 if TYPE_CHECKING:
     from studentops.training.result import TrialRecord

@@ -128,8 +128,9 @@ def train_and_register(
     """
     import mlflow
 
+    from studentops import tracking
     from studentops.monitoring.reference import build_reference, log_reference
-    from studentops.registry import cards, models, tracking
+    from studentops.registry import cards, models
     from studentops.registry.pyfunc import input_example, log_student_model
     from studentops.training.evaluate import get_metric
     from studentops.training.train import train_model
@@ -270,8 +271,8 @@ def tune_shared(
     Returns:
         This worker's trials and the study's best value so far.
     """
+    from studentops.databases import with_installed_driver
     from studentops.errors import ConfigError
-    from studentops.registry.tracking import with_installed_driver
     from studentops.training.search import prepare_search_data, run_search, split_groups
     from studentops.training.split import holdout_split
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studentops.errors import ConfigError
+from studentops.json_values import to_json_safe
 from studentops.training.evaluate import (
     LABEL_METRICS,
     choose_class_weights,
@@ -287,27 +288,10 @@ def train_model(
         split=split,
         fit_duration_s=fit_duration,
         importance=importance,
-        card_facts=_plain(card_facts),
+        card_facts=to_json_safe(card_facts),
         undefined_reason=heldout_undefined_reason(model, test),
     )
 
 
 def _write(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(_plain(data), indent=2), encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: NumPy scalars to Python, NaN to null."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+    path.write_text(json.dumps(to_json_safe(data), indent=2), encoding="utf-8")

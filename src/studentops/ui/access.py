@@ -25,6 +25,7 @@ class Access:
 
 
 def checker(settings: Settings) -> KeyChecker:
+    """The API's key checker on the dashboard's settings (same keys, same rules)."""
     return KeyChecker(settings.api_keys, settings.admin_keys, settings.require_api_key)
 
 

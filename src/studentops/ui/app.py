@@ -22,6 +22,7 @@ PAGES = {
 
 
 def main() -> None:
+    """The dashboard's entry point: page config, navigation, profile chooser and access key."""
     st.set_page_config(page_title="studentops", page_icon=":material/school:", layout="wide")
     settings = state.settings()
     pages = [

@@ -37,6 +37,7 @@ def _alt() -> Any:
 
 
 def band_scale() -> Any:
+    """The Altair colour scale of the risk bands (``BAND_COLOURS``, top band first)."""
     alt = _alt()
     return alt.Scale(domain=list(BAND_COLOURS), range=list(BAND_COLOURS.values()))
 

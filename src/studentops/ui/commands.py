@@ -71,4 +71,5 @@ def dashboard(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``dashboard`` command to the CLI app."""
     app.command("dashboard")(dashboard)

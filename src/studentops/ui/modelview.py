@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -33,7 +32,6 @@ REPORT_FILES = (
     "importance",
     "fairness",
 )
-PREFIX = "studentops-"
 
 
 @dataclass
@@ -44,21 +42,14 @@ class Reports:
     data: dict[str, Any] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
+        """One report by name (``roc_curve``, ``fairness``...), or None when not logged."""
         return self.data.get(name)
 
 
-def model_profiles(settings: Settings) -> list[str]:
-    """Profiles that have a registered model, sorted by name."""
-    from studentops.registry.tracking import client_for
-
-    client = client_for(settings)
-    found = client.search_registered_models(f"name LIKE '{PREFIX}%'")
-    return sorted(m.name.removeprefix(PREFIX) for m in found)
-
-
 def versions(settings: Settings, profile: str) -> list[VersionSummary]:
+    """The profile's registered versions, newest first (a registry read)."""
     from studentops.registry.models import list_versions
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     return list_versions(client_for(settings), profile)
 
@@ -96,7 +87,7 @@ def load_reports(settings: Settings, run_id: str | None) -> Reports:
         return Reports(run_id=None)
     from mlflow.exceptions import MlflowException
 
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     cache = settings.home / "dashboard" / "reports" / run_id
     if not (cache / ".complete").is_file():
@@ -184,7 +175,7 @@ def promote_version(
         ModelError: no challenger, or the version is already champion.
     """
     from studentops.registry.models import promote
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     require_admin(settings, admin_key)
     return promote(
@@ -199,11 +190,7 @@ def promote_version(
 def rollback_champion(settings: Settings, profile: str, admin_key: str | None) -> RollbackResult:
     """Give @champion back to the previous champion; needs an admin key (AuthError)."""
     from studentops.registry.models import rollback
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     require_admin(settings, admin_key)
     return rollback(client_for(settings), profile)
-
-
-def reports_folder(settings: Settings, run_id: str) -> Path:
-    return settings.home / "dashboard" / "reports" / run_id / "reports"

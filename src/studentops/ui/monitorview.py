@@ -20,7 +20,7 @@ ALERT_TABLES = ("alert_state", "alert_history")
 
 
 def _url(settings: Settings) -> str:
-    from studentops.registry.tracking import with_installed_driver
+    from studentops.databases import with_installed_driver
 
     if not settings.prediction_log_url:
         settings.ensure_home()

@@ -31,7 +31,6 @@ BANDS = ("high", "medium", "low")
 BAND_WORDS = {"high": "high risk", "medium": "medium risk", "low": "low risk"}
 REASON_UNIT = "percentage points of risk"
 DISPLAY = ("rank", "student", "predicted", "risk_pct", "band", "why")
-OUTPUTS = ("prediction", "risk_score", "risk_log_odds", "risk_band", "band_reason", "rank")
 MIN_POINTS = 0.05  # a reason that rounds to 0.0 points says nothing
 MAX_GROUPS = 50  # a column with more distinct values is an id, not a group
 
@@ -54,6 +53,7 @@ class ListInfo:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The info as plain values (saved as JSON beside the list)."""
         return asdict(self)
 
 
@@ -139,6 +139,7 @@ def reasons_text(
 
 
 def student_column(frame: pd.DataFrame, profile: Profile) -> str | None:
+    """The column naming students in ``frame``: ``student_id``, else the profile's id, else None."""
     for name in ("student_id", profile.id):
         if name and name in frame.columns:
             return name
@@ -234,8 +235,8 @@ def log_predictions(
 ) -> int:
     """Append scored rows to the prediction log (ids pseudonymised by the log); returns rows
     written."""
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.predlog import PredictionLog
-    from studentops.registry.tracking import with_installed_driver
     from studentops.serving.batch import log_rows
 
     if not settings.prediction_log_url:
@@ -264,7 +265,11 @@ def band_rule(predictor: Predictor) -> str:
 
 
 def read_upload(data: bytes, name: str) -> pd.DataFrame:
-    """An uploaded CSV or Parquet file as a table (the same reader as ``studentops score``)."""
+    """An uploaded CSV or Parquet file as a table (the same reader as ``studentops score``).
+
+    Raises:
+        DataError: the file is neither ``.csv`` nor ``.parquet``, or cannot be read.
+    """
     import tempfile
 
     from studentops.datasets.loading import read_table
@@ -283,6 +288,7 @@ def read_upload(data: bytes, name: str) -> pd.DataFrame:
 
 
 def batches_dir(settings: Settings, profile: str) -> Path:
+    """Where the dashboard keeps a profile's saved lists: ``home/dashboard/<profile>/batches``."""
     return settings.home / "dashboard" / profile / "batches"
 
 

@@ -23,7 +23,23 @@ KEY = "access_key"
 
 
 def settings() -> Settings:
+    """The settings, loaded afresh on every run of a page (environment and ``.env``)."""
     return load_settings()
+
+
+def open_page(title: str) -> tuple[Settings, str]:
+    """Show a page's title and return the settings and the profile chosen in the sidebar.
+
+    Stops the page (``st.stop()``) with a note when no profile is chosen yet, so every page
+    can rely on a profile name after this call.
+    """
+    s = settings()
+    profile_name = chosen_profile()
+    st.title(title)
+    if not profile_name:
+        note("Choose a profile in the sidebar.")
+        st.stop()
+    return s, profile_name
 
 
 def profile_choices(s: Settings) -> list[str]:
@@ -50,10 +66,12 @@ def profile_choices(s: Settings) -> list[str]:
 
 
 def chosen_profile() -> str | None:
+    """The profile chosen in the sidebar for this session, or None."""
     return st.session_state.get(PROFILE)
 
 
 def access(s: Settings) -> Access:
+    """What the visitor may do, from the access key entered in the sidebar."""
     return access_for(s, st.session_state.get(KEY))
 
 
@@ -86,8 +104,10 @@ def show_error(exc: Exception) -> None:
 
 
 def note(text: str) -> None:
+    """Show an information note (the pages' "no data yet" and hints)."""
     st.info(text, icon=":material/info:")
 
 
 def remember(name: str, value: Any) -> None:
+    """Keep ``value`` under ``name`` for this visitor's session."""
     st.session_state[name] = value

@@ -56,6 +56,7 @@ class WhatIf:
 
     @property
     def delta_points(self) -> float:
+        """The change in risk in percentage points (``after - before`` times 100)."""
         return 100.0 * (self.after - self.before)
 
 

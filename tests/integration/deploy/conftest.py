@@ -201,7 +201,7 @@ def _train_and_promote(team: Team) -> None:
 
     from studentops.config import load_settings
     from studentops.registry import models
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
     assert boto3.Session().get_credentials() is None, "the client must hold no AWS keys"

@@ -53,7 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.registry import models
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
     home = tmp_path_factory.mktemp("retrain-home")
@@ -172,7 +172,7 @@ def _observe(settings: Settings, champion: str, frame: pd.DataFrame) -> list[Any
     from studentops.monitoring.alerts.rules import Observation
     from studentops.registry.models import get_version, registered_model_name
     from studentops.registry.store import load_student_model
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.evaluate import evaluate_model
 
     name = registered_model_name(PROFILE)
@@ -190,7 +190,7 @@ def test_rule_fires_better_challenger_is_promoted_and_served_without_failures(
     from studentops.monitoring.retraining.decision import read_decisions
     from studentops.monitoring.retraining.trigger import retrain_on_alerts
     from studentops.registry.models import get_version, registered_model_name
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     settings = world.settings
     new = _new_term(1600, seed=5, relation_changed=True)
@@ -248,7 +248,7 @@ def test_rule_fires_better_challenger_is_promoted_and_served_without_failures(
 def test_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(world: World) -> None:
     from studentops.monitoring.retraining.retrain import retrain
     from studentops.registry.models import CHAMPION, registered_model_name, version_by_alias
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     client = client_for(world.settings)
     name = registered_model_name(PROFILE)

@@ -29,7 +29,7 @@ class Registry:
 
     def promote(self, version: str) -> None:
         from studentops.registry import models
-        from studentops.registry.tracking import client_for
+        from studentops.tracking import client_for
 
         models.promote(
             client_for(self.settings),

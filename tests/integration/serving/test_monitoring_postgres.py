@@ -23,9 +23,9 @@ def test_log_outcomes_check_and_read_back(
 ) -> None:
     from sqlalchemy import create_engine, text
 
+    from studentops.databases import with_installed_driver
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
-    from studentops.registry.tracking import with_installed_driver
     from studentops.serving.app import create_app
 
     settings = registry.settings.model_copy(

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from studentops.databases import with_installed_driver
 from studentops.monitoring.predlog import LogRow, PredictionLog, read_predictions
 from studentops.monitoring.pseudonym import Pseudonymiser
-from studentops.registry.tracking import with_installed_driver
 
 pytestmark = [pytest.mark.integration]
 

@@ -49,9 +49,10 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A state folder with a champion (tiny training budget) and two files to upload."""
+    from studentops import tracking
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
-    from studentops.registry import models, tracking
+    from studentops.registry import models
     from studentops.training.pipeline import train_and_register
 
     root = tmp_path_factory.mktemp("dashboard")

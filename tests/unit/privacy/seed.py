@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from studentops.config import Settings
+from studentops.databases import with_installed_driver
 from studentops.monitoring.predlog import LogRow, PredictionLog, make_engine, predictions
 from studentops.monitoring.pseudonym import Pseudonymiser
 from studentops.monitoring.store import MonitorStore, Outcome, checks, feature_results, outcomes
-from studentops.registry.tracking import with_installed_driver
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 OLD = NOW - dt.timedelta(days=500)

@@ -94,7 +94,8 @@ def logged_version(
     """Log the toy model in a run and register it as challenger with the figures given."""
     import mlflow
 
-    from studentops.registry import models, tracking
+    from studentops import tracking
+    from studentops.registry import models
     from studentops.registry.pyfunc import input_example, log_student_model
 
     def make(score: float = 0.8, gap: float | None = 0.05, metric: str = "roc_auc") -> str:

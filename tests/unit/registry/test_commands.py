@@ -13,7 +13,7 @@ from studentops.config import Settings
 from studentops.errors import ModelError
 from studentops.registry import commands, models
 from studentops.registry.models import PromotionRefused
-from studentops.registry.tracking import client_for
+from studentops.tracking import client_for
 
 PROFILE = "toy-dropout"
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from studentops.config import Settings
 from studentops.registry import models
-from studentops.registry.tracking import client_for
+from studentops.tracking import client_for
 from studentops.training import commands
 from studentops.training.fairness import fairness_report
 

@@ -18,7 +18,7 @@ from studentops.registry.models import (
     evaluate_gates,
     greater_is_better,
 )
-from studentops.registry.tracking import client_for
+from studentops.tracking import client_for
 
 PROFILE = "toy-dropout"
 

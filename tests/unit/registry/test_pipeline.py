@@ -13,7 +13,7 @@ import pytest
 
 from studentops.config import Settings
 from studentops.registry import models, store
-from studentops.registry.tracking import client_for, experiment_name
+from studentops.tracking import client_for, experiment_name
 from studentops.training.pipeline import train_and_register
 
 from .toy import make_toy_frame, write_toy_profile

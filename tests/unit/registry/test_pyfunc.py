@@ -14,7 +14,7 @@ from studentops.datasets.profile import Profile
 from studentops.errors import ModelError
 from studentops.registry import models, store
 from studentops.registry.pyfunc import input_schema, predict_frame
-from studentops.registry.tracking import client_for
+from studentops.tracking import client_for
 
 from .toy import make_toy_frame
 

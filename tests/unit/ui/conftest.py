@@ -29,9 +29,10 @@ def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> Settin
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state folder with a champion of ``student-performance`` (tiny training budget)."""
+    from studentops import tracking
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort, write_cohort
-    from studentops.registry import models, tracking
+    from studentops.registry import models
     from studentops.training.pipeline import train_and_register
 
     home = tmp_path_factory.mktemp("ui-home") / "state"

@@ -116,8 +116,9 @@ def test_student_page_reasons_and_what_if(use_home: Any, home_copy: Path, scored
 
 
 def _second_version(home: Path, better: bool) -> str:
+    from studentops import tracking
     from studentops.config import load_settings
-    from studentops.registry import models, tracking
+    from studentops.registry import models
 
     settings = load_settings()
     client = tracking.client_for(settings)
@@ -182,6 +183,7 @@ def test_models_page_promotes_through_the_gates_with_an_admin_key(
 
 
 def test_monitoring_page_says_no_data_yet_then_plots_checks(use_home: Any, home_copy: Path) -> None:
+    from studentops.databases import with_installed_driver
     from studentops.monitoring.results import (
         CheckResult,
         DatasetVerdict,
@@ -189,7 +191,6 @@ def test_monitoring_page_says_no_data_yet_then_plots_checks(use_home: Any, home_
         MetricValue,
     )
     from studentops.monitoring.store import MonitorStore
-    from studentops.registry.tracking import with_installed_driver
 
     settings = use_home(home_copy)
     at = _app().run()

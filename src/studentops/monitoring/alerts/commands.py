@@ -148,4 +148,5 @@ def list_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``alerts`` group (test, check, list) to the CLI app."""
     app.add_typer(alerts_app, name="alerts")

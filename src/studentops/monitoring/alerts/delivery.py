@@ -45,14 +45,18 @@ class DeliveryCounters:
         self._lock = threading.Lock()
 
     def add(self, channel: str, outcome: str, n: int = 1) -> None:
+        """Add ``n`` to the count of ``outcome`` (``sent``, ``retried``, ``failed``) for
+        ``channel``."""
         with self._lock:
             self._counts[(channel, outcome)] += n
 
     def get(self, channel: str, outcome: str) -> int:
+        """The count of ``outcome`` for ``channel`` (0 when none)."""
         with self._lock:
             return self._counts[(channel, outcome)]
 
     def snapshot(self) -> dict[str, dict[str, int]]:
+        """A copy of every count: ``{channel: {outcome: n}}`` (for ``/metrics`` and tests)."""
         with self._lock:
             out: dict[str, dict[str, int]] = {}
             for (channel, outcome), n in self._counts.items():
@@ -138,6 +142,8 @@ class Delivery:
             self._results.append(result)
 
     def start(self, fn: Callable[[], DeliveryResult], name: str) -> None:
+        """Run ``fn`` (one channel's delivery with retries) on a daemon thread named
+        ``alert-<name>``."""
         thread = threading.Thread(target=self._run, args=(fn,), name=f"alert-{name}", daemon=True)
         self._threads.append(thread)
         thread.start()

@@ -314,7 +314,7 @@ def alert_on_check(
 
 def _reference_metrics(settings: Settings, result: CheckResult) -> dict[str, float]:
     from studentops.registry.models import get_version
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     if not result.model_name or not result.model_version:
         return {}

@@ -68,9 +68,12 @@ class AlertMessage:
         return out
 
     def text(self) -> str:
+        """The plain-text body (:meth:`lines` joined, with a final newline)."""
         return "\n".join(self.lines()) + "\n"
 
     def html(self) -> str:
+        """The HTML body: a small table of the fields and the details as a list, all text
+        escaped."""
         items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
         link = (
             f'<a href="{html.escape(self.report_url)}">open the report</a>'

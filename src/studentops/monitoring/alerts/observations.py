@@ -143,7 +143,7 @@ def _last_prediction(settings: Settings, profile: str, now: datetime) -> Observa
 
 def _champion_age(settings: Settings, profile: str, now: datetime) -> Observation | None:
     from studentops.registry.models import CHAMPION, registered_model_name, version_by_alias
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
 
     found = version_by_alias(client_for(settings), registered_model_name(profile), CHAMPION)
     if found is None:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from studentops.errors import ConfigError
+from studentops.monitoring.alerts.settings import validate_named
 
 Direction = Literal["above", "below"]
 
@@ -123,6 +123,8 @@ class RuleSpec(BaseModel):
 
     @property
     def direction(self) -> Direction:
+        """Whether the rule fires above or below its threshold (fixed by its kind, see
+        ``KINDS``)."""
         return KINDS[self.kind].direction
 
 
@@ -157,16 +159,7 @@ _rules = TypeAdapter(list[RuleSpec])
 
 def load_rules(raw: list[dict[str, object]] | None) -> list[RuleSpec]:
     """Check rule settings (None: the built-in rules); raises ConfigError naming the field."""
-    try:
-        rules = _rules.validate_python(DEFAULT_RULES if raw is None else raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting 'alert_rules.{where}': {first['msg']}") from exc
-    names = [r.name for r in rules]
-    if len(set(names)) != len(names):
-        raise ConfigError("setting 'alert_rules': rule names repeat")
-    return rules
+    return validate_named(_rules, DEFAULT_RULES if raw is None else raw, "alert_rules", "rule")
 
 
 @dataclass(frozen=True)
@@ -200,16 +193,22 @@ class Evaluation:
 
     @property
     def subject(self) -> str:
+        """What the observation is about (a feature, a metric, a group), or "" for the whole
+        model."""
         return self.observation.subject
 
     @property
     def title(self) -> str:
+        """The alert's title: the kind's wording with direction and threshold, then the subject."""
         kind = KINDS[self.rule.kind]
         text = kind.title.format(direction=self.rule.direction, threshold=_num(self.rule.threshold))
         return f"{text}: {self.subject}" if self.subject else text
 
     @property
     def amount(self) -> str:
+        """By how much: the observed value against the threshold and the gap, in the kind's unit
+        (and the reference value when the observation has one).
+        """
         kind = KINDS[self.rule.kind]
         obs = self.observation
         gap = obs.value - self.rule.threshold

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
@@ -39,6 +39,10 @@ class _Spec(BaseModel):
 
 
 class SmtpSpec(_Spec):
+    """An SMTP channel: host and port (587, the submission port of RFC 6409, by default),
+    recipients, STARTTLS or implicit TLS, optional login.
+    """
+
     type: Literal["smtp"]
     host: str
     port: int = Field(587, ge=1, le=65535)
@@ -52,6 +56,8 @@ class SmtpSpec(_Spec):
 
 
 class SesSpec(_Spec):
+    """An Amazon SES channel: recipients; sender, region and endpoint default to the settings."""
+
     type: Literal["ses"]
     sender: str | None = None
     to: list[str] = Field(min_length=1)
@@ -60,6 +66,10 @@ class SesSpec(_Spec):
 
 
 class WebhookSpec(_Spec):
+    """A webhook channel: URL, body shape (``json``, ``slack`` or ``teams``) and headers, whose
+    secret values are read from the environment variables ``headers_env`` names.
+    """
+
     type: Literal["webhook"]
     url: str
     shape: Literal["json", "slack", "teams"] = "json"
@@ -70,6 +80,10 @@ class WebhookSpec(_Spec):
 
 
 class FileSpec(_Spec):
+    """The local channel: JSON lines appended to ``path`` (default ``home/alerts/alerts.jsonl``),
+    echoed to the console unless ``console`` is false.
+    """
+
     type: Literal["file"]
     path: Path | None = None
     console: bool = True
@@ -77,28 +91,55 @@ class FileSpec(_Spec):
 
 ChannelSpec = Annotated[SmtpSpec | SesSpec | WebhookSpec | FileSpec, Field(discriminator="type")]
 _specs = TypeAdapter(list[ChannelSpec])
+T = TypeVar("T")
 
 
-def channel_specs(settings: Settings) -> list[SmtpSpec | SesSpec | WebhookSpec | FileSpec]:
-    """The configured channels, checked; raises ConfigError naming the entry and field."""
+def validate_named(adapter: TypeAdapter[list[T]], raw: object, setting: str, what: str) -> list[T]:
+    """Validate a list setting of named entries (rules, channels) and check the names differ.
+
+    Args:
+        adapter: the pydantic adapter of the entries' list type.
+        raw: the setting's value as configured.
+        setting: the setting's name, for the message (``alert_channels``).
+        what: what an entry is, for the message (``channel``).
+
+    Raises:
+        ConfigError: the first invalid field, as ``setting 'alert_channels.0.port': ...``,
+            or two entries with the same name.
+    """
     try:
-        specs = _specs.validate_python(settings.alert_channels)
+        entries = adapter.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting 'alert_channels.{where}': {first['msg']}") from exc
-    names = [s.name for s in specs]
+        raise ConfigError(f"setting '{setting}.{where}': {first['msg']}") from exc
+    names = [getattr(e, "name", "") for e in entries]
     if len(set(names)) != len(names):
-        raise ConfigError(f"setting 'alert_channels': channel names repeat ({', '.join(names)})")
-    return specs
+        raise ConfigError(f"setting '{setting}': {what} names repeat ({', '.join(names)})")
+    return entries
+
+
+def channel_specs(settings: Settings) -> list[SmtpSpec | SesSpec | WebhookSpec | FileSpec]:
+    """The configured channels (``settings.alert_channels``), checked.
+
+    Raises:
+        ConfigError: naming the entry and field that is wrong, or a repeated channel name.
+    """
+    return validate_named(_specs, settings.alert_channels, "alert_channels", "channel")
 
 
 def local_path(settings: Settings) -> Path:
+    """The local channel's file: ``alert_file``, else ``home/alerts/alerts.jsonl``."""
     return settings.alert_file or settings.home / "alerts" / "alerts.jsonl"
 
 
 def build_channel(spec: Any, settings: Settings) -> Channel:
-    """One channel object from its spec, filling region, sender and endpoint from settings."""
+    """One channel object from its spec, filling region, sender and endpoint from settings.
+
+    Raises:
+        ConfigError: an environment variable the spec names is not set, or an SES channel has no
+            region.
+    """
     from studentops.monitoring.alerts.channels.local import FileChannel
     from studentops.monitoring.alerts.channels.ses import SesChannel
     from studentops.monitoring.alerts.channels.smtp import SmtpChannel

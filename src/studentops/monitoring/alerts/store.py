@@ -77,6 +77,9 @@ alert_counters = Table(
 
 @dataclass(frozen=True)
 class AlertState:
+    """One alert's state per (profile, rule, subject): ``firing`` or ``resolved``, since when,
+    last seen and last sent (UTC), and the value and threshold of its last evaluation."""
+
     profile: str
     rule: str
     subject: str
@@ -124,9 +127,11 @@ class AlertStore:
         metadata.create_all(self.engine, checkfirst=True)
 
     def close(self) -> None:
+        """Release the database connections."""
         self.engine.dispose()
 
     def get(self, profile: str, rule: str, subject: str) -> AlertState | None:
+        """The state of one (profile, rule, subject), or None when it never fired."""
         query = select(alert_state).where(
             and_(
                 alert_state.c.profile == profile,
@@ -139,6 +144,7 @@ class AlertStore:
         return None if row is None else _state(row)
 
     def states(self, profile: str | None = None, state: str | None = None) -> list[AlertState]:
+        """Every alert state, oldest first, optionally of one profile and in one state."""
         query = select(alert_state).order_by(alert_state.c.since)
         if profile is not None:
             query = query.where(alert_state.c.profile == profile)
@@ -160,15 +166,6 @@ class AlertStore:
             if not changed:
                 conn.execute(insert(alert_state).values(**values))
 
-    def mark_sent(self, profile: str, rule: str, subject: str, at: datetime) -> None:
-        key = and_(
-            alert_state.c.profile == profile,
-            alert_state.c.rule == rule,
-            alert_state.c.subject == subject,
-        )
-        with self.engine.begin() as conn:
-            conn.execute(update(alert_state).where(key).values(last_sent=at))
-
     def counter(self, profile: str, name: str) -> float | None:
         """The last value seen of a cumulative counter (None: never seen)."""
         query = select(alert_counters.c.value).where(
@@ -178,6 +175,7 @@ class AlertStore:
             return conn.execute(query).scalar()
 
     def set_counter(self, profile: str, name: str, value: float, at: datetime) -> None:
+        """Remember the last value seen of a cumulative counter (``at``: when, UTC)."""
         key = and_(alert_counters.c.profile == profile, alert_counters.c.name == name)
         with self.engine.begin() as conn:
             done = conn.execute(update(alert_counters).where(key).values(value=value, at=at))

@@ -39,7 +39,7 @@ def retrain_cmd(
     """Train a challenger on original plus new labelled data; promote it only through the gates."""
     from studentops.monitoring.retraining.retrain import retrain
     from studentops.monitoring.retraining.sources import new_labelled_rows
-    from studentops.registry.tracking import quiet_library_logs
+    from studentops.tracking import quiet_library_logs
 
     quiet_library_logs(optuna=True)
     settings = load_settings()
@@ -71,4 +71,5 @@ def print_decision(out: Console, decision: object) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``retrain`` command to the CLI app."""
     app.command("retrain")(retrain_cmd)

@@ -41,6 +41,7 @@ class RetrainRows:
     dropped_old: int  # labelled rows older than the window
 
     def window_text(self) -> str:
+        """The time window of the new labelled rows in words (UTC), or why there is none."""
         if self.window_start is None or self.window_end is None:
             return "file order (no labelled_at column)"
         return f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC"

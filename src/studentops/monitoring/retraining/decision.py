@@ -69,9 +69,12 @@ class RetrainDecision:
 
     @property
     def promoted(self) -> bool:
+        """Whether the challenger became champion."""
         return self.outcome == "promoted"
 
     def as_dict(self) -> dict[str, Any]:
+        """The decision as plain values (``at`` as ISO 8601 text), as ``retrain --json`` prints
+        it."""
         out = asdict(self)
         out["at"] = self.at.isoformat()
         return out

@@ -166,7 +166,7 @@ def retrain(
     from studentops.datasets.validation import validate, validate_file
     from studentops.registry import models
     from studentops.registry.store import load_student_model
-    from studentops.registry.tracking import client_for
+    from studentops.tracking import client_for
     from studentops.training.evaluate import get_metric
     from studentops.training.pipeline import train_and_register
 

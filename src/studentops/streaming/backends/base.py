@@ -73,7 +73,9 @@ class Source(Protocol):
         """Forget reads not acknowledged yet, so they are delivered again (after an error)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection and any local lock; unacknowledged reads stay pending."""
+        ...
 
 
 class Sink(Protocol):
@@ -89,11 +91,17 @@ class Sink(Protocol):
         """Write what can be written; returns positions of records that failed (Lambda)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connection (every write has returned by then)."""
+        ...
 
 
 def query_options(query: str, allowed: set[str], url: str) -> dict[str, str]:
-    """Parse ``?a=1&b=2`` into a dict, refusing options the backend does not know."""
+    """Parse ``?a=1&b=2`` into a dict, refusing options the backend does not know.
+
+    Raises:
+        StreamURLError: the query names an option not in ``allowed``.
+    """
     options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -103,7 +111,11 @@ def query_options(query: str, allowed: set[str], url: str) -> dict[str, str]:
 
 
 def int_option(options: dict[str, str], name: str, url: str, default: int | None) -> int | None:
-    """An integer option, or a StreamURLError that names it."""
+    """An integer option, or a StreamURLError that names it.
+
+    Raises:
+        StreamURLError: the option is not a whole number >= 0.
+    """
     raw = options.get(name)
     if raw is None or raw == "":
         return default

@@ -38,12 +38,17 @@ class CheckpointStore:
         )
 
     def load(self, group: str, stream: str) -> dict[str, str]:
+        """The saved position per shard of ``stream`` for ``group``: ``{shard id: sequence
+        number}``."""
         rows = self._db.execute(
             "SELECT shard, sequence FROM checkpoints WHERE grp = ? AND stream = ?", (group, stream)
         )
         return dict(rows.fetchall())
 
     def save(self, group: str, stream: str, positions: dict[str, str]) -> None:
+        """Save the positions ``{shard id: sequence number}`` of ``stream`` for ``group`` in one
+        transaction (a shard not named keeps its position).
+        """
         if not positions:
             return
         now = time.time()
@@ -56,11 +61,16 @@ class CheckpointStore:
             )
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self._db.close()
 
 
 def lock_stream(path: Path, group: str, stream: str) -> TextIO:
-    """Hold an exclusive lock for (group, stream) on this host; the OS frees it on any exit."""
+    """Hold an exclusive lock for (group, stream) on this host; the OS frees it on any exit.
+
+    Raises:
+        CheckpointLocked: another worker on this host holds the lock.
+    """
     lock_path = path.with_name(f"{path.name}.{group}.{stream}.lock")
     handle = lock_path.open("w")
     try:

@@ -64,11 +64,19 @@ class KinesisStreamURL:
     poll_ms: int
 
     def with_stream(self, stream: str) -> str:
+        """The ``kinesis://`` URL of another stream in the same region (e.g. the dead-letter
+        stream)."""
         query = urlencode({"region": self.region} if self.region else {})
         return f"kinesis://{stream}" + (f"?{query}" if query else "")
 
 
 def parse_kinesis_url(url: str) -> KinesisStreamURL:
+    """Parse ``kinesis://stream-name?region=..&start=trim_horizon|latest&poll_ms=200``.
+
+    Raises:
+        StreamURLError: not a ``kinesis://`` URL, no or a nested stream name, an unknown option,
+            or a bad ``start`` or ``poll_ms`` value.
+    """
     parts = urlsplit(url)
     if parts.scheme != "kinesis":
         raise StreamURLError(f"{url}: not a kinesis:// URL")
@@ -102,6 +110,22 @@ def make_client(region: str | None, endpoint_url: str | None) -> Any:
     )
 
 
+class _KinesisStream:
+    """What a source and a sink of one stream share: its parsed URL and a boto3 client."""
+
+    def __init__(
+        self,
+        url: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.target = parse_kinesis_url(url)
+        self.url = url
+        self.stream = self.target.stream
+        self.client = client or make_client(self.target.region or region, endpoint_url)
+
+
 # -- source ---------------------------------------------------------------------------------------
 
 
@@ -122,7 +146,7 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-class KinesisSource:
+class KinesisSource(_KinesisStream):
     """Reads all shards of a stream, checkpointing per shard after each acknowledged batch.
 
     Args:
@@ -142,12 +166,9 @@ class KinesisSource:
         region: str | None = None,
         client: Any = None,
     ) -> None:
-        self.target = parse_kinesis_url(url)
-        self.url = url
-        self.stream = self.target.stream
+        super().__init__(url, endpoint_url, region, client)
         self.group = group
         self.poll_s = self.target.poll_ms / 1000
-        self.client = client or make_client(self.target.region or region, endpoint_url)
         self._lock = lock_stream(checkpoint_path, group, self.stream)
         self.checkpoints = CheckpointStore(checkpoint_path)
         self._shards: dict[str, _Shard] = {}
@@ -244,6 +265,9 @@ class KinesisSource:
     # -- Source -----------------------------------------------------------------------------
 
     def read(self, max_count: int, timeout_ms: int) -> list[Message]:
+        """Up to ``max_count`` records from this worker's shards, round-robin, waiting at most
+        ``timeout_ms`` milliseconds for the first (shards are re-listed every 60 s).
+        """
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             if time.monotonic() >= self._next_refresh:
@@ -294,6 +318,7 @@ class KinesisSource:
                 shard.next_poll = 0.0
 
     def close(self) -> None:
+        """Close the checkpoint store and release this host's lock on the stream."""
         self.checkpoints.close()
         self._lock.close()
 
@@ -316,28 +341,30 @@ def _chunks(records: Sequence[OutRecord]) -> Iterator[list[int]]:
         yield chunk
 
 
-class KinesisSink:
-    """Writes records with PutRecords, retrying only the entries Kinesis refused."""
+class KinesisSink(_KinesisStream):
+    """Writes records with PutRecords, retrying only the entries Kinesis refused.
 
-    def __init__(
-        self,
-        url: str,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        client: Any = None,
-    ) -> None:
-        self.target = parse_kinesis_url(url)
-        self.url = url
-        self.stream = self.target.stream
-        self.client = client or make_client(self.target.region or region, endpoint_url)
+    Args:
+        url: the stream URL.
+        endpoint_url, region: where Kinesis is (region from the URL wins).
+        client: a ready boto3 client (tests); built from the above otherwise.
+    """
 
     def write_some(self, records: Sequence[OutRecord]) -> list[int]:
+        """Write in PutRecords calls of at most 500 records and 5 MB (the Kinesis limits), retrying
+        refused entries; returns the positions of the records still not written.
+        """
         failed: list[int] = []
         for chunk in _chunks(records):
             failed.extend(self._put(records, chunk))
         return failed
 
     def write(self, records: Sequence[OutRecord]) -> None:
+        """Write every record (see :meth:`write_some`).
+
+        Raises:
+            SinkError: some records were not written; ``failed`` holds their positions.
+        """
         failed = self.write_some(records)
         if failed:
             raise SinkError(

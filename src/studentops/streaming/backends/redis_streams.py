@@ -50,7 +50,12 @@ class RedisStreamURL:
 
 
 def parse_redis_url(url: str) -> RedisStreamURL:
-    """Split a stream URL into the server, the stream name and the options."""
+    """Split a stream URL into the server, the stream name and the options.
+
+    Raises:
+        StreamURLError: not a ``redis://`` or ``rediss://`` URL, no stream name, a database that is
+            not a number, or an unknown option.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise StreamURLError(f"{url}: not a redis:// or rediss:// URL")
@@ -142,6 +147,11 @@ class RedisStreamSource:
         self._group_ready = True
 
     def read(self, max_count: int, timeout_ms: int) -> list[Message]:
+        """Up to ``max_count`` messages for this consumer, waiting at most ``timeout_ms`` ms.
+
+        Stale pending messages of dead consumers are claimed first (``XAUTOCLAIM``), then this
+        consumer's own backlog after a rewind, then new messages (``XREADGROUP``).
+        """
         if not self._group_ready:
             self.ensure_group()
         if time.monotonic() >= self._next_claim:
@@ -211,10 +221,13 @@ class RedisStreamSource:
         return out
 
     def ack(self, messages: Sequence[Message]) -> None:
+        """Acknowledge ``messages`` in the consumer group (``XACK``): they are not delivered
+        again."""
         if messages:
             self.client.xack(self.stream, self.group, *[m.id for m in messages])
 
     def rewind(self) -> None:
+        """Read this consumer's pending messages again from the start of its backlog."""
         self._backlog = True
         self._backlog_after = None
 
@@ -265,6 +278,11 @@ class RedisStreamSink:
         self._maxlen = "" if self.target.maxlen is None else str(self.target.maxlen)
 
     def write(self, records: Sequence[OutRecord]) -> None:
+        """Append records in chunks, each chunk by one server-side script (``XADD`` per record).
+
+        Raises:
+            SinkError: a chunk failed; ``failed`` holds the positions not known to be written.
+        """
         for start in range(0, len(records), APPEND_CHUNK):
             chunk = records[start : start + APPEND_CHUNK]
             args: list[Any] = [self._maxlen]
@@ -278,6 +296,7 @@ class RedisStreamSink:
                 raise SinkError(f"{self.url}: {exc}", failed) from exc
 
     def write_some(self, records: Sequence[OutRecord]) -> list[int]:
+        """Write what can be written; returns the positions of the records that failed."""
         try:
             self.write(records)
         except SinkError as exc:
@@ -285,4 +304,5 @@ class RedisStreamSink:
         return []
 
     def close(self) -> None:
+        """Close the Redis connection."""
         self.client.close()

@@ -5,18 +5,18 @@ Thin over ``studentops.ui.modelview``; promote and rollback go through the regis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import streamlit as st
 
 from studentops.errors import StudentOpsError
 from studentops.serving.security import AuthError
-from studentops.ui import charts, modelview, state
+from studentops.ui import access, charts, modelview, state
 
-settings = state.settings()
-profile_name = state.chosen_profile()
-st.title("Models")
-if not profile_name:
-    state.note("Choose a profile in the sidebar.")
-    st.stop()
+T = TypeVar("T")
+
+settings, profile_name = state.open_page("Models")
 
 items = modelview.versions(settings, profile_name)
 if not items:
@@ -28,17 +28,24 @@ st.caption(
     "what a rollback restores. Scores are on held-out students the model never saw."
 )
 
+
+def _admin_action(action: Callable[[], T]) -> T | None:
+    """Run a promote or rollback; a refusal (bad key, no champion...) is one line, not a crash."""
+    try:
+        return action()
+    except (StudentOpsError, AuthError) as exc:
+        state.show_error(exc)
+        return None
+
+
 rights = state.access(settings)
 st.subheader("Promote or roll back")
 if rights.is_admin:
     key = st.session_state.get(state.KEY)
     left, right = st.columns(2)
     if left.button("Promote the challenger (if it passes the gates)", key="promote"):
-        try:
-            decision = modelview.promote_version(settings, profile_name, key)
-        except (StudentOpsError, AuthError) as exc:
-            state.show_error(exc)
-        else:
+        decision = _admin_action(lambda: modelview.promote_version(settings, profile_name, key))
+        if decision is not None:
             for gate in decision.gates:
                 mark = ":green[pass]" if gate.passed else ":red[FAIL]"
                 st.markdown(f"{mark} **{gate.name}**: {gate.detail}")
@@ -47,13 +54,10 @@ if rights.is_admin:
             else:
                 st.warning(f"Version {decision.version} stays challenger: a gate failed.")
     if right.button("Roll back to the previous champion", key="rollback"):
-        try:
-            result = modelview.rollback_champion(settings, profile_name, key)
-        except (StudentOpsError, AuthError) as exc:
-            state.show_error(exc)
-        else:
+        result = _admin_action(lambda: modelview.rollback_champion(settings, profile_name, key))
+        if result is not None:
             st.success(f"Version {result.restored} is the champion again (was {result.demoted}).")
-elif settings.admin_keys:
+elif access.admin_enabled(settings):
     st.caption("Type an admin key in the sidebar to promote or roll back models.")
 else:
     st.caption("Promote and rollback are off: no admin keys are configured (admin_keys).")
@@ -80,42 +84,30 @@ with tabs[0]:
         st.altair_chart(charts.confusion_chart(modelview.confusion_frame(cm)))
     else:
         state.note("Not logged for this version (regression models have none).")
-with tabs[1]:
-    roc = reports.get("roc_curve")
-    if roc:
-        frame = modelview.curve_frame(roc, "fpr", "tpr")
-        st.altair_chart(
-            charts.curve_chart(
-                frame, "fpr", "tpr", "false positive rate (0-1)", "true positive rate (0-1)"
-            )
-        )
-    else:
-        state.note("Not logged for this version.")
-with tabs[2]:
-    pr = reports.get("pr_curve")
-    if pr:
-        frame = modelview.curve_frame(pr, "recall", "precision")
-        st.altair_chart(
-            charts.curve_chart(frame, "recall", "precision", "recall (0-1)", "precision (0-1)")
-        )
-    else:
-        state.note("Not logged for this version.")
-with tabs[3]:
-    cal = reports.get("calibration")
-    if cal:
-        frame = modelview.curve_frame(cal, "mean_predicted", "fraction_positive")
-        st.altair_chart(
-            charts.curve_chart(
-                frame,
-                "mean_predicted",
-                "fraction_positive",
-                "predicted probability (0-1)",
-                "observed share (0-1)",
-            )
-        )
-        st.caption("On the dotted line, a predicted 30% means 30% of such students.")
-    else:
-        state.note("Not logged for this version.")
+# (tab, report, x, y, x title, y title, caption) of the three curves.
+CURVES = [
+    (1, "roc_curve", "fpr", "tpr", "false positive rate (0-1)", "true positive rate (0-1)", ""),
+    (2, "pr_curve", "recall", "precision", "recall (0-1)", "precision (0-1)", ""),
+    (
+        3,
+        "calibration",
+        "mean_predicted",
+        "fraction_positive",
+        "predicted probability (0-1)",
+        "observed share (0-1)",
+        "On the dotted line, a predicted 30% means 30% of such students.",
+    ),
+]
+for tab, report, x, y, x_title, y_title, caption in CURVES:
+    with tabs[tab]:
+        curve = reports.get(report)
+        if not curve:
+            state.note("Not logged for this version.")
+            continue
+        frame = modelview.curve_frame(curve, x, y)
+        st.altair_chart(charts.curve_chart(frame, x, y, x_title, y_title))
+        if caption:
+            st.caption(caption)
 with tabs[4]:
     imp = reports.get("importance")
     if imp and imp.get("importance"):

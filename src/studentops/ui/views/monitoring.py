@@ -10,12 +10,7 @@ import streamlit as st
 
 from studentops.ui import charts, monitorview, state
 
-settings = state.settings()
-profile_name = state.chosen_profile()
-st.title("Monitoring")
-if not profile_name:
-    state.note("Choose a profile in the sidebar.")
-    st.stop()
+settings, profile_name = state.open_page("Monitoring")
 
 st.subheader("Predictions per day")
 per_day = monitorview.predictions_per_day(settings, profile_name)

@@ -25,12 +25,7 @@ def _latest_stamp(folder: object) -> float:
     return found[-1].stat().st_mtime if found else 0.0
 
 
-settings = state.settings()
-profile_name = state.chosen_profile()
-st.title("Students at risk")
-if not profile_name:
-    state.note("Choose a profile in the sidebar.")
-    st.stop()
+settings, profile_name = state.open_page("Students at risk")
 profile = load_profile(profile_name, settings.profiles_dir)
 
 upload = st.file_uploader(

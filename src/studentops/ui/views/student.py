@@ -13,12 +13,7 @@ from studentops.errors import StudentOpsError
 from studentops.serving.predictor import RecordsInvalid
 from studentops.ui import charts, risklist, state, whatif
 
-settings = state.settings()
-profile_name = state.chosen_profile()
-st.title("One student")
-if not profile_name:
-    state.note("Choose a profile in the sidebar.")
-    st.stop()
+settings, profile_name = state.open_page("One student")
 current = risklist.latest_list(settings, profile_name)
 if current is None:
     state.note("No risk list yet for this profile: score one on the Risk list page first.")

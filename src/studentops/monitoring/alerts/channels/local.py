@@ -29,6 +29,11 @@ class FileChannel:
         self.console = console
 
     def send(self, message: AlertMessage) -> None:
+        """Append the message as one JSON line to the alerts file; print it if ``console`` is set.
+
+        Raises:
+            OSError: the file cannot be written (counted as a failed delivery and retried).
+        """
         line = json.dumps(message.as_dict(), ensure_ascii=False)
         with _lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

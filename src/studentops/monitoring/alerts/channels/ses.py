@@ -43,6 +43,8 @@ class SesChannel:
         self._client: Any = None
 
     def client(self) -> Any:
+        """The SES v2 boto3 client, made on first use with ``timeout_s`` connect and read
+        timeouts."""
         if self._client is None:
             import boto3
             from botocore.config import Config
@@ -61,6 +63,12 @@ class SesChannel:
         return self._client
 
     def send(self, message: AlertMessage) -> None:
+        """Send the message as a text and HTML e-mail through SES v2 ``send_email``.
+
+        Raises:
+            botocore.exceptions.ClientError: SES refused it (``MessageRejected`` for an unverified
+                sender, throttling...); the delivery loop counts and retries it.
+        """
         self.client().send_email(
             FromEmailAddress=self.sender,
             Destination={"ToAddresses": self.to},

@@ -70,6 +70,12 @@ class SmtpChannel:
         return mail
 
     def send(self, message: AlertMessage) -> None:
+        """Send the message by SMTP: implicit TLS (``ssl``) or STARTTLS; login if ``username``.
+
+        Raises:
+            smtplib.SMTPException, OSError: the server refused or could not be reached (retried by
+                the delivery loop).
+        """
         context = self.tls_context or ssl.create_default_context()
         server: smtplib.SMTP
         if self.use_ssl:

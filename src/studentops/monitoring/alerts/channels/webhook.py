@@ -44,6 +44,8 @@ class WebhookChannel:
         self.timeout_s = timeout_s
 
     def payload(self, message: AlertMessage) -> dict[str, object]:
+        """The JSON body for the webhook's ``shape``: Slack blocks, a Teams card, or the plain
+        message."""
         if self.shape == "slack":
             return message.slack()
         if self.shape == "teams":
@@ -51,6 +53,12 @@ class WebhookChannel:
         return message.as_dict()
 
     def send(self, message: AlertMessage) -> None:
+        """POST the payload to the webhook.
+
+        Raises:
+            ChannelError: the webhook answered with a non-2xx status.
+            httpx.HTTPError: the webhook could not be reached in ``timeout_s`` seconds.
+        """
         import httpx
 
         answer = httpx.post(

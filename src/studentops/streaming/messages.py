@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from studentops.json_values import dump_json
 from studentops.streaming.backends.base import Message, OutRecord
 
 MAX_EVENT_BYTES = 1_000_000  # the Kinesis record limit; larger events are refused everywhere
@@ -112,7 +113,7 @@ def encode_result(event: Event, output: dict[str, Any], scored_at: str) -> OutRe
         "model_version": output["model_version"],
         "scored_at": scored_at,
     }
-    data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    data = dump_json(body)
     return OutRecord(str(event.student_id), data, str(event.event_id))
 
 
@@ -144,11 +145,15 @@ def encode_dead_letter(
     }
     key = message.id if not message.partition else f"{message.partition}:{message.id}"
     event_id = "" if rejection.event_id is None else str(rejection.event_id)
-    return OutRecord(key, orjson.dumps(body), event_id)
+    return OutRecord(key, dump_json(body), event_id)
 
 
 def decode_record(data: bytes | str) -> dict[str, Any]:
-    """Read back a result or dead-letter record (consumers and tests)."""
+    """Read back a result or dead-letter record (consumers and tests).
+
+    Raises:
+        ValueError: ``data`` is not a studentops result or dead-letter record.
+    """
     out = orjson.loads(data)
     if not isinstance(out, dict):
         raise ValueError("not a studentops stream record")

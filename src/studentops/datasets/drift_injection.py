@@ -105,6 +105,10 @@ def parse_drift(spec: str, profile: Profile | None = None) -> Drift:
 
     The column is everything before the first ``:`` that starts a change, so column names may
     contain colons; with a profile, a known column name wins.
+
+    Raises:
+        DriftError: ``spec`` is not ``COLUMN:CHANGE`` or its change is malformed, or (with a
+            profile) it does not fit the profile (see :func:`check_drift`).
     """
     text = spec.strip()
     cuts = [m.start() for m in re.finditer(":", text)]
@@ -120,7 +124,12 @@ def parse_drift(spec: str, profile: Profile | None = None) -> Drift:
 
 
 def check_drift(drift: Drift, profile: Profile) -> Drift:
-    """Check that a drift names a column of the profile and suits its type."""
+    """Check that a drift names a column of the profile and suits its type.
+
+    Raises:
+        DriftError: an unknown column or category, a shift of a non-numeric, id or derived
+            column, ``mix=`` on a column without categories, or shares that add up to more than 1.
+    """
     spec, name = drift.spec, drift.column
     column = profile.columns.get(name)
     if column is None:

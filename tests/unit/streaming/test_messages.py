@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from studentops.streaming.backends.base import Message
-from studentops.streaming.events import (
+from studentops.streaming.messages import (
     MAX_EVENT_BYTES,
     Event,
     Rejection,

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studentops.datasets.drift import Drift, DriftError, check_drift, mix_shares, parse_drift
+from studentops.datasets.drift_injection import (
+    Drift,
+    DriftError,
+    check_drift,
+    mix_shares,
+    parse_drift,
+)
 from studentops.datasets.profile import load_profile
 from studentops.datasets.synthetic import generate_cohort
 from studentops.datasets.validation import validate

@@ -19,17 +19,19 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studentops.config import Settings
+from studentops.databases import with_installed_driver
+from studentops.json_values import to_json_safe
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from studentops.training.result import TrainResult, TrialRecord
+    from studentops.datasets.profile import Profile
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,114 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 _MAX_PARAM = 6000
 _BAD_KEY = re.compile(r"[^\w\-. /]")
+
+
+class LoggedTrial(Protocol):
+    """What a trial's run reads of a search trial: the fields of
+    :class:`studentops.training.result.TrialRecord` it logs. Protocols, so that tracking (a
+    store) does not import training, the layer above it (docs/architecture.md)."""
+
+    @property
+    def number(self) -> int:
+        """Optuna trial number, unique within the study."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """Candidate algorithm, e.g. ``lightgbm``."""
+        ...
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Hyperparameters of the trial."""
+        ...
+
+    @property
+    def cv_score(self) -> float | None:
+        """Mean validation-fold score (the metric's units); None unless complete."""
+        ...
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock seconds of the trial."""
+        ...
+
+    @property
+    def state(self) -> str:
+        """``complete``, ``pruned``, ``timeout`` or ``failed``."""
+        ...
+
+
+class LoggedTraining(Protocol):
+    """What the parent run reads of a training run: the fields of
+    :class:`studentops.training.result.TrainResult` it logs (see there for their meaning)."""
+
+    @property
+    def profile(self) -> Profile:
+        """The profile trained for."""
+        ...
+
+    @property
+    def metric(self) -> str:
+        """The selection metric (``f1_macro``, ``roc_auc``, ``r2``...)."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """The final model's algorithm (``ensemble(a+b)`` for an ensemble)."""
+        ...
+
+    @property
+    def split(self) -> str:
+        """The kind of held-out split (stratified, random, group, time)."""
+        ...
+
+    @property
+    def train_rows(self) -> int:
+        """Rows of the training part."""
+        ...
+
+    @property
+    def test_rows(self) -> int:
+        """Rows of the held-out test part."""
+        ...
+
+    @property
+    def trials(self) -> Sequence[LoggedTrial]:
+        """Every trial of the search, in the order they ended."""
+        ...
+
+    @property
+    def data_fingerprint(self) -> str:
+        """Stable hash of the training rows."""
+        ...
+
+    @property
+    def best_params(self) -> Mapping[str, Any]:
+        """Hyperparameters of the final model's main member."""
+        ...
+
+    @property
+    def cv_score(self) -> float:
+        """Out-of-fold score of the final model (the metric's units)."""
+        ...
+
+    @property
+    def fairness(self) -> Mapping[str, Any]:
+        """The fairness report, with ``max_gap`` at the top level."""
+        ...
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock seconds of the whole run."""
+        ...
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The folder of reports (JSON, plots) to log."""
+        ...
+
+
 # Trial states (studentops.training.result.TRIAL_STATES) as MLflow run statuses.
 _TRIAL_STATUS = {
     "complete": "FINISHED",
@@ -44,14 +154,6 @@ _TRIAL_STATUS = {
     "timeout": "KILLED",
     "failed": "FAILED",
 }
-
-
-def with_installed_driver(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy defaults to psycopg2)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
 
 
 def quiet_library_logs(*, optuna: bool = False) -> None:
@@ -78,6 +180,7 @@ def tracking_uri(settings: Settings) -> str:
 
 
 def registry_uri(settings: Settings) -> str:
+    """The model-registry URI: ``registry_uri`` if set, else the tracking URI (same store)."""
     if settings.registry_uri:
         return with_installed_driver(settings.registry_uri)
     return tracking_uri(settings)
@@ -103,6 +206,7 @@ def client_for(settings: Settings) -> MlflowClient:
 
 
 def experiment_name(profile_name: str) -> str:
+    """The MLflow experiment of a profile: ``studentops/<profile>``."""
     return f"studentops/{profile_name}"
 
 
@@ -138,6 +242,9 @@ def clean_key(key: str) -> str:
 
 
 def param_value(value: Any) -> str:
+    """A parameter value as MLflow text (JSON for non-strings), cut to MLflow's 6,000-character
+    limit on parameter values (``MAX_PARAM_VAL_LENGTH`` in ``mlflow.utils.validation``).
+    """
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:_MAX_PARAM]
 
@@ -157,7 +264,7 @@ def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class _TrialJob:
-    record: TrialRecord
+    record: LoggedTrial
     end_ms: int
 
 
@@ -178,7 +285,9 @@ class TrialLogger:
         self._thread = threading.Thread(target=self._work, name="trial-logger", daemon=True)
         self._thread.start()
 
-    def submit(self, record: TrialRecord, end_ms: int | None = None) -> None:
+    def submit(self, record: LoggedTrial, end_ms: int | None = None) -> None:
+        """Queue a finished trial for the logging thread (``end_ms``: its end, epoch
+        milliseconds)."""
         self._queue.put(_TrialJob(record, end_ms or int(time.time() * 1000)))
 
     def close(self) -> set[int]:
@@ -209,7 +318,7 @@ def log_trial(
     client: MlflowClient,
     experiment_id: str,
     parent_run_id: str,
-    record: TrialRecord,
+    record: LoggedTrial,
     end_ms: int,
 ) -> str:
     """One nested run for one trial: its parameters, CV score and duration, in one batch.
@@ -247,15 +356,17 @@ def log_trial(
 def log_parent_summary(
     client: MlflowClient,
     run_id: str,
-    result: TrainResult,
+    result: LoggedTraining,
     *,
     extra_params: Mapping[str, Any],
     validation: Mapping[str, Any],
 ) -> None:
     """Parameters, CV score, fairness and lineage of a training run in one batch.
 
-    The test metrics are logged separately with the model (``log_model_metrics``) so that they
-    are attached to the logged model as well as to the run.
+    The test metrics are logged separately with the logged model's id
+    (``mlflow.log_metrics(..., model_id=...)`` in
+    :func:`studentops.training.pipeline.train_and_register`), so that they are attached to the
+    logged model as well as to the run.
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -303,7 +414,7 @@ def log_parent_summary(
 def log_reports(
     client: MlflowClient,
     run_id: str,
-    result: TrainResult,
+    result: LoggedTraining,
     *,
     validation: Mapping[str, Any],
     rejects_path: Path | None,
@@ -313,8 +424,8 @@ def log_reports(
     if artifacts.is_dir() and any(artifacts.iterdir()):
         client.log_artifacts(run_id, str(artifacts), artifact_path="reports")
     client.log_text(run_id, result.profile.to_yaml(), "profile.yaml")
-    client.log_dict(run_id, _jsonable(result.fairness or {}), "fairness.json")
-    client.log_dict(run_id, _jsonable(dict(validation)), "validation/summary.json")
+    client.log_dict(run_id, to_json_safe(result.fairness or {}), "fairness.json")
+    client.log_dict(run_id, to_json_safe(dict(validation)), "validation/summary.json")
     if rejects_path is not None and rejects_path.is_file():
         _log_rejects(client, run_id, rejects_path, result.profile.id)
 
@@ -336,16 +447,3 @@ def _log_rejects(client: MlflowClient, run_id: str, path: Path, id_column: str |
         copy = Path(folder) / path.name
         frame.to_csv(copy, index=False)
         client.log_artifact(run_id, str(copy), artifact_path="validation")
-
-
-def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so numpy scalars and NaN become plain values."""
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
