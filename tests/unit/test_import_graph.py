@@ -116,7 +116,6 @@ KNOWN_LAYER_BREAKS: frozenset[tuple[str, str]] = frozenset(
         ("studentops.events.current", "studentops.serving.predictor"),
         # type-only imports of the train result into the tracking store
         ("studentops.registry.cards", "studentops.training.result"),
-        ("studentops.tracking", "studentops.training.result"),
     }
 )
 
