@@ -73,7 +73,7 @@ def current_frame(
         a running presentation has none, and a model must never see it when scoring.
     """
     from studentops.datasets.profile import load_profile
-    from studentops.events.early_warning import PROFILE, oulad_weekly_features, to_profile_frame
+    from studentops.events.frames import PROFILE, oulad_weekly_features, to_profile_frame
 
     features = oulad_weekly_features(oulad_dir, [week])
     codes = sorted(features["presentation"].cast(pl.String).unique().to_list())
