@@ -31,6 +31,9 @@ def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
 
     Every table built from weekly features (the training frame, ``events features`` files,
     the frame :func:`score_week` scores) passes through here.
+
+    Returns:
+        ``features`` (``n_rows`` rows) with the two text columns appended.
     """
     return features.with_columns(
         pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
@@ -39,7 +42,11 @@ def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
 
 
 def latest_presentation(presentations: list[str]) -> str:
-    """The most recent OULAD presentation code (``2014J`` after ``2014B`` after ``2013J``)."""
+    """The most recent OULAD presentation code (``2014J`` after ``2014B`` after ``2013J``).
+
+    Raises:
+        DataError: ``presentations`` is empty.
+    """
     if not presentations:
         raise DataError("no presentation in the data")
     return max(presentations, key=lambda p: (p[:-1], p[-1:]))
@@ -47,7 +54,10 @@ def latest_presentation(presentations: list[str]) -> str:
 
 @dataclass
 class WeekScores:
-    """What :func:`score_week` did: rows scored, where the ranked list went, which model."""
+    """What :func:`score_week` did: rows scored, where the ranked list went, which model.
+
+    ``rows`` = ``accepted`` + ``rejected`` enrolments; ``explained`` students got reasons.
+    """
 
     week: int
     presentation: str
@@ -69,8 +79,12 @@ def current_frame(
     """Week-``week`` features of one presentation (default: the latest in the folder).
 
     Returns:
-        (frame in the profile's columns, presentation code). The outcome column is emptied:
-        a running presentation has none, and a model must never see it when scoring.
+        (frame in the profile's columns, ``(n_enrolments, n_columns - 1)``, presentation code).
+        The outcome column is dropped: a running presentation has none, and a model must never
+        see it when scoring.
+
+    Raises:
+        DataError: the folder is unreadable or ``presentation`` is not in it.
     """
     from studentops.datasets.profile import load_profile
     from studentops.events.frames import PROFILE, oulad_weekly_features, to_profile_frame

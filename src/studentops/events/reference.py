@@ -172,7 +172,18 @@ def _progress(out: pd.DataFrame, seen: pd.DataFrame, cat: pd.DataFrame, week: in
 def reference_weekly_features(
     log: EventLog, students: pl.DataFrame | None, weeks: Iterable[int], *, activity: bool
 ) -> pd.DataFrame:
-    """The weekly features by per-cut-off filtering and pandas groupby (slow, plain)."""
+    """The weekly features by per-cut-off filtering and pandas groupby (slow, plain).
+
+    Args:
+        log: a cleaned event log.
+        students: the static table (its rows are the enrolments) or None.
+        weeks: cut-off weeks.
+        activity: add the activity features.
+
+    Returns:
+        ``(n_enrolments * n_weeks, ...)`` ordered by enrolment then week, with the columns of
+        :func:`studentops.events.weekly.feature_names` (the static ones are not appended).
+    """
     # Plain strings, as a straightforward implementation would hold them.
     text = pl.col(pl.Categorical, pl.Enum).cast(pl.String)
     ev = log.events.with_columns(text).to_pandas()
@@ -197,6 +208,16 @@ def feature_differences(
 
     Nulls must match nulls; numbers must agree to ``tol`` (relative and absolute), since the
     vectorised version sums moments where pandas uses two-pass formulas.
+
+    Args:
+        fast: :func:`studentops.events.weekly.build_weekly_features` output, ``(n_rows, ...)``.
+        slow: :func:`reference_weekly_features` output, same rows in the same order.
+        columns: the feature columns to compare.
+        tol: relative and absolute tolerance.
+
+    Returns:
+        Column -> rows that differ (``{"<rows>": d}`` when the row counts differ by ``d``);
+        empty when they agree.
     """
     out: dict[str, int] = {}
     if fast.height != len(slow):

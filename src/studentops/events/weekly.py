@@ -94,7 +94,11 @@ Same cut-off rule as :data:`FEATURES`."""
 
 
 def week_visible(day: pl.Expr) -> pl.Expr:
-    """The first cut-off week at which an event dated ``day`` is visible (0 before the start)."""
+    """The first cut-off week at which an event dated ``day`` is visible (0 before the start).
+
+    ``max(0, day // 7 + 1)``: the smallest ``w`` with ``day < 7 * w``. ``day`` in days since the
+    presentation start; the result in weeks.
+    """
     return (day // 7 + 1).clip(lower_bound=0)
 
 
@@ -444,7 +448,15 @@ def build_weekly_features(
         activity: add :data:`ACTIVITY_FEATURES`; default: when the log has activity events.
 
     Returns:
-        A polars frame ordered by enrolment, then week.
+        Polars frame of ``n_enrolments x n_weeks`` rows ordered by enrolment, then week: the
+        key columns, ``week``, ``cutoff_day`` (days), :data:`FEATURES`,
+        :data:`PROGRESS_FEATURES`, :data:`ACTIVITY_FEATURES` when asked, then the students
+        table's other columns. Counts are int32, flags boolean, the rest float64 (null when
+        undefined).
+
+    Raises:
+        DataError: no week or a week < 0, or a students table without its key columns or with
+            an enrolment twice.
     """
     wanted = sorted({int(w) for w in weeks})
     if not wanted or wanted[0] < 0:
@@ -598,12 +610,19 @@ def feature_names(activity: bool, progress: bool = True) -> list[str]:
 
 
 def as_of(frame: pl.DataFrame, week: int) -> pl.DataFrame:
-    """The rows of one cut-off week."""
+    """The rows of one cut-off week (``n_enrolments`` rows of a weekly feature table)."""
     return frame.filter(pl.col("week") == week)
 
 
 def weeks_arg(text: str | Sequence[int]) -> list[int]:
-    """Parse "2,4,6" or "2-30:2" (start-stop:step, inclusive) into a list of weeks."""
+    """Parse "2,4,6" or "2-30:2" (start-stop:step, inclusive) into a list of weeks.
+
+    Returns:
+        Sorted distinct weeks (a sequence of numbers is returned as a list as given).
+
+    Raises:
+        DataError: a part is not a number or a range, or no week is given.
+    """
     if not isinstance(text, str):
         return [int(w) for w in text]
     out: list[int] = []
