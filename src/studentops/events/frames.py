@@ -105,14 +105,21 @@ def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
         profile: the profile whose columns are kept (``oulad-pass``).
 
     Returns:
-        Pandas frame of ``(n_rows, len(profile.columns))``, categoricals as plain text.
+        Pandas frame of ``(n_rows, len(profile.columns))``, categoricals as plain text; the
+        activity columns are empty (null) when the source had no click log.
 
     Raises:
-        DataError: ``features`` lacks a column the profile declares.
+        DataError: ``features`` lacks another column the profile declares.
     """
+    from studentops.events.cohort import RANKED_IN_COHORT
     from studentops.events.current import profile_columns
+    from studentops.events.weekly import ACTIVITY_FEATURES
 
     frame = profile_columns(features)
+    # A source without a click log has no activity columns: they are empty, not an error.
+    optional = {*ACTIVITY_FEATURES, *(f"{c}_pct" for c in RANKED_IN_COHORT if "click" in c)}
+    empty = [c for c in profile.columns if c not in frame.columns and c in optional]
+    frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in empty)
     absent = [c for c in profile.columns if c not in frame.columns]
     if absent:
         raise DataError(f"feature table lacks profile column(s) {', '.join(absent)}")

@@ -47,5 +47,6 @@ def test_real_oulad_features_fit_the_profile(oulad: Path) -> None:
     frame = to_profile_frame(features.filter(pl.col("week") == 4), profile)
     checked = validate(frame, profile)
     assert checked.rejected == 0, checked.summary()
+    assert frame["clicks"].isna().all()  # no click log in the seed copy: activity is empty
     at_risk = profile.target_values(frame) == "at risk"
     assert 0.5 < at_risk.mean() < 0.56  # Fail + Withdrawn = 11,405 of 21,333

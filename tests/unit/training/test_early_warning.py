@@ -142,3 +142,22 @@ def test_evaluate_writes_reports_under_the_state_folder_and_quiets_optuna(
     assert not (tmp_path / "reports").exists()
     assert str(home / "reports" / "early-warning") in text.replace("\n", "")
     assert logging.getLogger("optuna").getEffectiveLevel() >= logging.WARNING
+
+
+def test_time_forward_split_tests_the_latest_presentation_only() -> None:
+    from studentops.errors import DataError
+    from studentops.training.early_warning.study import (
+        roc_auc_all_and_active,
+        time_forward_rows,
+    )
+
+    codes = np.array(["2014B", "2013J", "2013B", "2014B", "2013J"])
+    train, test = time_forward_rows(codes)
+    assert test.tolist() == [0, 3] and train.tolist() == [1, 2, 4]
+    with pytest.raises(DataError, match="two presentations"):
+        time_forward_rows(np.array(["2013B", "2013B"]))
+    y = np.array([1, 0, 1, 0])
+    every, enrolled = roc_auc_all_and_active(
+        y, np.array([0.9, 0.1, 0.2, 0.8]), np.array([True, False, False, False])
+    )
+    assert every == 0.75 and enrolled == 0.5  # the withdrawn student's sure hit is left out
