@@ -3,9 +3,9 @@
 Training with ``studentops train --profile oulad-pass --as-of-week W`` learns from finished
 presentations as they looked at the end of week W; :func:`score_week` builds the same week-W
 features for the current presentation from the same kind of folder and scores them with the
-champion. Both sides take their columns from :func:`profile_columns`, so the table the model
-was trained on and the table it scores cannot drift apart (they once did: the features file
-lacked ``enrolment_id`` and ``presentation_start``).
+champion. Both sides take their columns from :func:`studentops.events.frames.profile_columns`,
+so the table the model was trained on and the table it scores cannot drift apart (they once
+did: the features file lacked ``enrolment_id`` and ``presentation_start``).
 """
 
 from __future__ import annotations
@@ -23,22 +23,6 @@ if TYPE_CHECKING:
 
     from studentops.config import Settings
     from studentops.serving.predictor import Predictor
-
-
-def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
-    """The weekly feature table with the key columns the ``oulad-pass`` profile adds:
-    ``enrolment_id`` (module/presentation/student) and ``presentation_start`` (B or J).
-
-    Every table built from weekly features (the training frame, ``events features`` files,
-    the frame :func:`score_week` scores) passes through here.
-
-    Returns:
-        ``features`` (``n_rows`` rows) with the two text columns appended.
-    """
-    return features.with_columns(
-        pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
-        pl.col("presentation").cast(pl.String).str.slice(-1).alias("presentation_start"),
-    )
 
 
 def latest_presentation(presentations: list[str]) -> str:

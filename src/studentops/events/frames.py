@@ -3,7 +3,7 @@
 The one place that turns a folder of OULAD tables into what training and scoring consume: read,
 clean, weekly features (:mod:`studentops.events.weekly`), the cohort and base-rate features
 (:mod:`studentops.events.cohort`), then the profile's columns
-(:func:`studentops.events.current.profile_columns`). ``studentops train --as-of-week W`` writes
+(:func:`profile_columns`). ``studentops train --as-of-week W`` writes
 :func:`write_weekly_file`'s Parquet file; the early-warning study
 (:mod:`studentops.training.early_warning`) and ``events score`` read the same frames, so the
 table a model learns from and the table it scores cannot drift apart.
@@ -97,6 +97,22 @@ def build_features(
     return add_base_rates(add_cohort_features(features), students, log.presentations)
 
 
+def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
+    """The weekly feature table with the key columns the ``oulad-pass`` profile adds:
+    ``enrolment_id`` (module/presentation/student) and ``presentation_start`` (B or J).
+
+    Every table built from weekly features (the training frame, ``events features`` files,
+    the frame :func:`studentops.events.current.score_week` scores) passes through here.
+
+    Returns:
+        ``features`` (``n_rows`` rows) with the two text columns appended.
+    """
+    return features.with_columns(
+        pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
+        pl.col("presentation").cast(pl.String).str.slice(-1).alias("presentation_start"),
+    )
+
+
 def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
     """The columns of ``profile`` from a weekly feature table, as pandas.
 
@@ -112,7 +128,6 @@ def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
         DataError: ``features`` lacks another column the profile declares.
     """
     from studentops.events.cohort import RANKED_IN_COHORT
-    from studentops.events.current import profile_columns
     from studentops.events.weekly import ACTIVITY_FEATURES
 
     frame = profile_columns(features)

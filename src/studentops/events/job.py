@@ -62,7 +62,7 @@ def weekly_features_job(
 
     The features are :func:`studentops.events.frames.build_features` (weekly, cohort and base
     rates); from an OULAD folder they also get the ``oulad-pass`` key columns
-    (:func:`studentops.events.current.profile_columns`), so the file is scorable with that
+    (:func:`studentops.events.frames.profile_columns`), so the file is scorable with that
     profile.
 
     Args:
@@ -78,8 +78,7 @@ def weekly_features_job(
         DataError: neither or both sources, a missing mapping, an unwritable output.
     """
     from studentops.events.cleaning import clean_events
-    from studentops.events.current import profile_columns
-    from studentops.events.frames import build_features
+    from studentops.events.frames import build_features, profile_columns
     from studentops.events.mapping import load_events
     from studentops.events.oulad import read_oulad
 
