@@ -286,7 +286,9 @@ def _features(events: list[dict[str, object]], week: int) -> pl.DataFrame:
     log = EventLog.build(
         frame if frame is not None else pl.DataFrame(schema=EVENT_ROW), LEAK_CATALOGUE, LENGTHS
     )
-    return build_features(clean_events(log).log, LEAK_STUDENTS, [week], activity=True)
+    # A later week is built alongside: a feature pooling weeks (a cohort across cut-offs) leaks.
+    built = build_features(clean_events(log).log, LEAK_STUDENTS, [week, week + 3], activity=True)
+    return built.filter(pl.col("week") == week)
 
 
 def test_the_leak_test_sees_every_feature() -> None:
