@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
-        bench-serve bench-stream bench-events bench-generate bench-drift bench-flows clean \
+        bench-serve bench-stream bench-events bench-generate bench-drift bench-flows \
+        bench-early-warning clean \
         lint-deploy dashboards
 
 setup: $(STAMP)
@@ -68,7 +69,8 @@ format: setup
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-drift bench-flows
+bench: bench-generate bench-quality bench-events bench-serve bench-stream bench-drift bench-flows \
+       bench-early-warning
 
 bench-generate: setup
 	$(BIN)/python benchmarks/bench_generate.py
@@ -84,6 +86,10 @@ bench-serve: setup
 
 bench-stream: setup
 	$(BIN)/python benchmarks/bench_stream.py
+
+# Issue 18 item 5: time-forward on OULAD, weeks 5-20, studentops vs plain LightGBM (docs/events.md).
+bench-early-warning: setup
+	$(BIN)/python benchmarks/bench_early_warning.py $(BENCH_EARLY_ARGS)
 
 # Evidently 0.7.23 (the comparison) needs pandas 3.0.x and plotly < 6: its own venv.
 .venv-evidently/.installed:

@@ -25,6 +25,7 @@ PARTS = (
     "streaming",
     "monitoring",
     "events",
+    "training.early_warning",
     "monitoring.alerts",
     "monitoring.retraining",
     "privacy",

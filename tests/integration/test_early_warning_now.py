@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from studentops.config import load_settings
-from studentops.events.early_warning import weekly_training_frame
+from studentops.events.frames import weekly_training_frame
 from studentops.registry.models import promote
 from studentops.serving.predictor import RANK_RESOLUTION
 from studentops.tracking import client_for

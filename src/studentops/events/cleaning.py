@@ -94,6 +94,7 @@ class CleaningReport:
 
     @property
     def removed(self) -> int:
+        """Events removed by all the ``removed`` rules together (a count of rows)."""
         return sum(n for rule, n in self.counts.items() if RULES[rule][0] == "removed")
 
     def to_frame(self) -> pl.DataFrame:
@@ -109,6 +110,7 @@ class CleaningReport:
         )
 
     def summary(self) -> dict[str, object]:
+        """JSON-ready counts: events and catalogue rows in and out, removed, and per rule."""
         return {
             "events_in": self.events_in,
             "events_out": self.events_out,
@@ -257,6 +259,17 @@ def clean_events(log: EventLog) -> CleanResult:
     """Apply every cleaning rule to ``log``; see the module docstring for the rules.
 
     Events keep their input order; ``removed`` holds the removed events as they came in.
+
+    Args:
+        log: the event log as read, ``(n_events, 13)`` events plus its catalogue.
+
+    Returns:
+        A :class:`CleanResult`: the cleaned log (``n_events - removed`` events), the report
+        (counts per rule, checked so that ``events in - removed = events out``) and the removed
+        events with a ``reason`` column.
+
+    Raises:
+        DataError: the counts do not add up (a bug in a rule, never bad input).
     """
     events = log.events
     report = CleaningReport(events_in=events.height)

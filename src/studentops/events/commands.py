@@ -1,14 +1,13 @@
-"""CLI for event logs: ``events features``, ``events generate``, ``events evaluate``.
+"""CLI for event logs: ``events features``, ``events generate``, ``events score``.
 
-Thin: each command calls functions of :mod:`studentops.events`; heavy imports happen inside the
-command so ``studentops --help`` stays fast. ``evaluate --profile oulad-pass --weeks ...`` is also
-registered at the top level when no other part has taken the name.
+Thin: each command parses and calls one function of :mod:`studentops.events`; heavy imports
+happen inside the command so ``studentops --help`` stays fast. ``events evaluate`` (the
+early-warning study trains models) is added to :data:`events_app` by
+:mod:`studentops.training.early_warning.commands`, so events never imports training.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -23,19 +22,6 @@ events_app = typer.Typer(
 WeeksOpt = Annotated[
     str, typer.Option("--weeks", "-w", help="Cut-off weeks: 2,4,6 or 2-30:2 (start-stop:step).")
 ]
-
-
-def _write(frame: object, out: Path) -> None:
-    import polars as pl
-
-    assert isinstance(frame, pl.DataFrame)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() in (".parquet", ".pq"):
-        frame.write_parquet(out)
-    elif out.suffix.lower() == ".csv":
-        frame.write_csv(out)
-    else:
-        raise DataError(f"{out}: write .parquet or .csv")
 
 
 def features_cmd(
@@ -55,34 +41,19 @@ def features_cmd(
     ] = None,
 ) -> None:
     """Clean an event log and write one row per (student, presentation, week)."""
-    from studentops.events.cleaning import clean_events
-    from studentops.events.mapping import load_events
-    from studentops.events.oulad import read_oulad
-    from studentops.events.weekly import build_weekly_features, weeks_arg
+    from studentops.events.job import weekly_features_job
+    from studentops.events.weekly import weeks_arg
 
-    started = time.perf_counter()
     if (oulad is None) == (events is None):
         raise DataError("give either --oulad DIR or --events FILE --mapping FILE")
-    if oulad is not None:
-        log, students = read_oulad(oulad)
-    else:
-        if mapping is None:
-            raise DataError("--events needs --mapping")
-        assert events is not None
-        log, students = load_events(events, mapping), None
-    from studentops.events.current import profile_columns
-
-    cleaned = clean_events(log)
-    frame = build_weekly_features(cleaned.log, students, weeks_arg(weeks))
-    if oulad is not None:  # the same columns the oulad-pass model is trained on
-        frame = profile_columns(frame)
-    _write(frame, out)
-    typer.echo(str(cleaned.report))
-    if report is not None:
-        report.write_text(json.dumps(cleaned.report.summary(), indent=2), encoding="utf-8")
+    if events is not None and mapping is None:
+        raise DataError("--events needs --mapping")
+    job = weekly_features_job(
+        out, weeks=weeks_arg(weeks), oulad=oulad, events=events, mapping=mapping, report=report
+    )
+    typer.echo(job.report_text)
     typer.echo(
-        f"wrote {frame.height:,} rows x {frame.width} columns to {out} "
-        f"in {time.perf_counter() - started:.1f}s"
+        f"wrote {job.rows:,} rows x {job.columns} columns to {job.out_path} in {job.seconds:.1f}s"
     )
 
 
@@ -100,67 +71,6 @@ def generate_cmd(
     tables = generate_oulad(students, seed=seed, clicks_per_student=clicks)
     for path in write_oulad(tables, out):
         typer.echo(f"{path}  {tables[path.stem].height:,} rows")
-
-
-def evaluate_cmd(
-    weeks: WeeksOpt = "2-30:2",
-    profile: Annotated[
-        str, typer.Option("--profile", "-p", help="Only oulad-pass is supported.")
-    ] = "oulad-pass",
-    time_budget: Annotated[
-        float, typer.Option("--time-budget", help="Seconds of training per week.")
-    ] = 20.0,
-    split: Annotated[
-        str, typer.Option("--split", help="group (by student) or presentation (2014B test).")
-    ] = "group",
-    oulad: Annotated[
-        Path | None, typer.Option("--oulad", help="OULAD folder (default: data_dir/oulad).")
-    ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model", help="search (the platform's train_model) or baseline (one LightGBM)."
-        ),
-    ] = "search",
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Folder for the table (CSV) and plot (PNG) (default: <home>/reports/"
-            "early-warning).",
-        ),
-    ] = None,
-) -> None:
-    """Early warning by week: train per cut-off week, report ROC-AUC, recall@P0.8 and F1."""
-    from studentops.config import load_settings
-    from studentops.events.early_warning import (
-        PROFILE,
-        evaluate_by_week,
-        model_by_name,
-        plot_by_week,
-    )
-    from studentops.events.weekly import weeks_arg
-    from studentops.tracking import quiet_library_logs
-
-    if profile != PROFILE:
-        raise DataError(f"evaluate by week supports the '{PROFILE}' profile, not '{profile}'")
-    quiet_library_logs(optuna=True)
-    if out is None:
-        out = load_settings().ensure_home() / "reports" / "early-warning"
-    result = evaluate_by_week(
-        weeks_arg(weeks),
-        time_budget,
-        oulad_dir=oulad,
-        split=split,
-        fit_predict=model_by_name(model),
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    table_path = out / f"by-week-{split}-{model}.csv"
-    result.table.to_csv(table_path, index=False)
-    plot = plot_by_week(result, out / f"by-week-{split}-{model}.png")
-    typer.echo(result.to_text())
-    typer.echo(f"model: {result.model}; table {table_path}; plot {plot}")
 
 
 def score_cmd(
@@ -202,12 +112,8 @@ def score_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``events ...`` and, if free, a top-level ``evaluate``."""
+    """Add the ``events ...`` commands to ``app``."""
     events_app.command("features")(features_cmd)
     events_app.command("generate")(generate_cmd)
-    events_app.command("evaluate")(evaluate_cmd)
     events_app.command("score")(score_cmd)
     app.add_typer(events_app, name="events")
-    taken = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    if "evaluate" not in taken:
-        app.command("evaluate")(evaluate_cmd)

@@ -3,9 +3,9 @@
 Training with ``studentops train --profile oulad-pass --as-of-week W`` learns from finished
 presentations as they looked at the end of week W; :func:`score_week` builds the same week-W
 features for the current presentation from the same kind of folder and scores them with the
-champion. Both sides take their columns from :func:`profile_columns`, so the table the model
-was trained on and the table it scores cannot drift apart (they once did: the features file
-lacked ``enrolment_id`` and ``presentation_start``).
+champion. Both sides take their columns from :func:`studentops.events.frames.profile_columns`,
+so the table the model was trained on and the table it scores cannot drift apart (they once
+did: the features file lacked ``enrolment_id`` and ``presentation_start``).
 """
 
 from __future__ import annotations
@@ -25,21 +25,12 @@ if TYPE_CHECKING:
     from studentops.serving.predictor import Predictor
 
 
-def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
-    """The weekly feature table with the key columns the ``oulad-pass`` profile adds:
-    ``enrolment_id`` (module/presentation/student) and ``presentation_start`` (B or J).
-
-    Every table built from weekly features (the training frame, ``events features`` files,
-    the frame :func:`score_week` scores) passes through here.
-    """
-    return features.with_columns(
-        pl.concat_str("module", "presentation", "student_id", separator="/").alias("enrolment_id"),
-        pl.col("presentation").cast(pl.String).str.slice(-1).alias("presentation_start"),
-    )
-
-
 def latest_presentation(presentations: list[str]) -> str:
-    """The most recent OULAD presentation code (``2014J`` after ``2014B`` after ``2013J``)."""
+    """The most recent OULAD presentation code (``2014J`` after ``2014B`` after ``2013J``).
+
+    Raises:
+        DataError: ``presentations`` is empty.
+    """
     if not presentations:
         raise DataError("no presentation in the data")
     return max(presentations, key=lambda p: (p[:-1], p[-1:]))
@@ -47,7 +38,10 @@ def latest_presentation(presentations: list[str]) -> str:
 
 @dataclass
 class WeekScores:
-    """What :func:`score_week` did: rows scored, where the ranked list went, which model."""
+    """What :func:`score_week` did: rows scored, where the ranked list went, which model.
+
+    ``rows`` = ``accepted`` + ``rejected`` enrolments; ``explained`` students got reasons.
+    """
 
     week: int
     presentation: str
@@ -69,11 +63,15 @@ def current_frame(
     """Week-``week`` features of one presentation (default: the latest in the folder).
 
     Returns:
-        (frame in the profile's columns, presentation code). The outcome column is emptied:
-        a running presentation has none, and a model must never see it when scoring.
+        (frame in the profile's columns, ``(n_enrolments, n_columns - 1)``, presentation code).
+        The outcome column is dropped: a running presentation has none, and a model must never
+        see it when scoring.
+
+    Raises:
+        DataError: the folder is unreadable or ``presentation`` is not in it.
     """
     from studentops.datasets.profile import load_profile
-    from studentops.events.early_warning import PROFILE, oulad_weekly_features, to_profile_frame
+    from studentops.events.frames import PROFILE, oulad_weekly_features, to_profile_frame
 
     features = oulad_weekly_features(oulad_dir, [week])
     codes = sorted(features["presentation"].cast(pl.String).unique().to_list())

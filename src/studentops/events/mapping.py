@@ -85,7 +85,18 @@ class EventMapping(BaseModel):
 
 
 def load_mapping(path: str | Path) -> EventMapping:
-    """Read and check a mapping file; a problem is one DataError line."""
+    """Read and check a mapping file; a problem is one DataError line.
+
+    Args:
+        path: the YAML mapping (format in the module docstring).
+
+    Returns:
+        The checked :class:`EventMapping`.
+
+    Raises:
+        DataError: the file is missing, is not YAML, or breaks a rule of the format (the
+            message names the field).
+    """
     p = Path(path)
     if not p.is_file():
         raise DataError(f"mapping file not found: {p}")
@@ -170,7 +181,21 @@ def _event_types(values: pl.Series, mapping: EventMapping) -> pl.Series:
 
 
 def apply_mapping(frame: pl.DataFrame, mapping: EventMapping) -> pl.DataFrame:
-    """The export (all columns as text) rewritten into the event schema's columns."""
+    """The export (all columns as text) rewritten into the event schema's columns.
+
+    Args:
+        frame: the export as read, ``(n_rows, n_export_columns)``, every column text.
+        mapping: the checked mapping.
+
+    Returns:
+        ``(n_rows, n_mapped_fields)``: one column per mapped or constant field plus
+        ``event_type`` and ``day`` (days since the presentation start); scores rescaled to
+        0-100 when the mapping gives ``score_max``.
+
+    Raises:
+        DataError: a mapped column is absent, or a value cannot be read (the message names the
+            column and an example).
+    """
     absent = [c for c in mapping.columns.values() if c not in frame.columns]
     if absent:
         raise DataError(
@@ -215,6 +240,13 @@ def load_events(
         mapping_file: the YAML mapping.
         assessments: the assessment catalogue if the institution has one; otherwise it is
             derived from the submissions (so an assessment nobody submitted is not "missed").
+
+    Returns:
+        An :class:`~studentops.events.schema.EventLog` of ``n_rows`` events (unmapped types
+        become ``other``, which cleaning drops and counts).
+
+    Raises:
+        DataError: a missing or empty file, a bad mapping, or an unreadable value.
     """
     mapping = load_mapping(mapping_file)
     frame = _read_export(Path(path), mapping.sep)

@@ -90,6 +90,12 @@ def read_tables(folder: str | Path) -> dict[str, pl.DataFrame | pl.LazyFrame]:
     The click log (``studentVle``, 10 million rows and more) is returned as a lazy scan: the
     adapter then parses only the columns it needs, straight into the event columns, instead
     of holding the raw table and the events at once.
+
+    Returns:
+        Table name -> frame (lazy for ``studentVle``), OULAD column names.
+
+    Raises:
+        DataError: the folder or a required table is missing, or a CSV is unreadable.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -137,6 +143,13 @@ def students_table(info: pl.DataFrame) -> pl.DataFrame:
 
     Text columns become categoricals: they are repeated on every weekly row (40 weeks x
     100,000 students is 4 million rows), where a 4-byte code beats a string many times over.
+
+    Args:
+        info: ``studentInfo`` as read, ``(n_enrolments, 12)``.
+
+    Returns:
+        ``(n_enrolments, 3 + k)``: the key columns as text, then the :data:`STATIC_COLUMNS`
+        present (``k`` of them).
     """
     info = _keys(info)
     static = [c for c in STATIC_COLUMNS if c in info.columns]
@@ -215,6 +228,14 @@ def log_from_tables(
     """Turn OULAD tables (as read, OULAD column names) into (event log, static students).
 
     Every table but the click log must be a DataFrame; the click log may be lazy.
+
+    Returns:
+        (event log of registrations, unregistrations, submissions, exams and activity, with the
+        assessment catalogue and presentation lengths in days; the static students table).
+
+    Raises:
+        DataError: a required table is missing or lazy, a submission names an unknown
+            assessment, or the click log is unreadable.
     """
     missing = [t for t in TABLES if t not in tables]
     if missing:
@@ -249,5 +270,12 @@ def log_from_tables(
 
 
 def read_oulad(folder: str | Path) -> tuple[EventLog, pl.DataFrame]:
-    """Read an OULAD folder into (event log, static student table)."""
+    """Read an OULAD folder into (event log, static student table).
+
+    Returns:
+        As :func:`log_from_tables`.
+
+    Raises:
+        DataError: as :func:`read_tables` and :func:`log_from_tables`.
+    """
     return log_from_tables(read_tables(folder))

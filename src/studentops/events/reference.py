@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 
 from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, EventLog
-from studentops.events.weekly import RECENT_WEEKS
+from studentops.events.weekly import ASSESSMENT_TYPES, RECENT_WEEKS
 
 
 def _slope(group: pd.DataFrame) -> float:
@@ -88,6 +88,7 @@ def _week_features(
     den = out["_wden"].fillna(0) + out["_w_due"] - out["_w_due_submitted"].fillna(0)
     out["weighted_score"] = out["_wnum"].fillna(0) / den.where(den > 0)
     out["days_since_last_submission"] = cut - out["_last"]
+    out = _progress(out, seen, cat, week)
 
     if activity:
         act = seen[seen["event_type"] == "activity"].copy()
@@ -112,10 +113,77 @@ def _week_features(
     return out.drop(columns=[c for c in out.columns if c.startswith("_")])
 
 
+def _missed(enrol: pd.DataFrame, seen: pd.DataFrame, cat: pd.DataFrame, cut: int) -> pd.Series:
+    """Assessments due before ``cut`` minus those submitted before it, per enrolment."""
+    keys = list(KEY)
+    due = cat[cat["due_day"] < cut].groupby(["module", "presentation"]).size().rename("_d")
+    sub = seen[seen["event_type"].isin(ASSESSMENT_EVENT_TYPES) & (seen["day"] < cut)]
+    done = sub[sub["due_day"] < cut].groupby(keys).size().rename("_s")
+    out = enrol.iloc[:, :0].join(due, on=["module", "presentation"]).join(done, on=keys)
+    return out["_d"].fillna(0) - out["_s"].fillna(0)
+
+
+def _progress(out: pd.DataFrame, seen: pd.DataFrame, cat: pd.DataFrame, week: int) -> pd.DataFrame:
+    """The progress features (per type, weight lost, last weeks) at one cut-off, plainly."""
+    cut, keys, pres = 7 * week, list(KEY), ["module", "presentation"]
+    types = cat[[*pres, "assessment_id", "assessment_type"]].drop_duplicates(
+        [*pres, "assessment_id"]
+    )
+    sub = seen[seen["event_type"].isin(ASSESSMENT_EVENT_TYPES)].merge(
+        types, on=[*pres, "assessment_id"], how="left"
+    )
+    sub["banked"] = sub["banked"].fillna(False).astype(bool)
+    closed = sub[sub["due_day"] < cut]
+    scored = sub[sub["score"].notna()]
+    for kind, prefix in ASSESSMENT_TYPES.items():
+        n_due = cat[(cat["assessment_type"] == kind) & (cat["due_day"] < cut)].groupby(pres).size()
+        done = closed[closed["assessment_type"] == kind].groupby(keys).size()
+        mean = scored[scored["assessment_type"] == kind].groupby(keys)["score"].mean()
+        t = out.iloc[:, :0].join(n_due.rename("d"), on=pres).join(done.rename("s"), on=keys)
+        t = t.fillna(0)
+        out[f"{prefix}_n_missed"] = t["d"] - t["s"]
+        out[f"{prefix}_share_submitted"] = t["s"] / t["d"].where(t["d"] > 0)
+        out = out.join(mean.rename(f"{prefix}_score_mean"), on=keys)
+    total = cat.assign(w=cat["weight"].fillna(0)).groupby(pres)["w"].sum().rename("_total")
+    out = out.join(total, on=pres)
+    whole = out["_total"].where(out["_total"] > 0)
+    w_done = closed[closed["weight"].notna()].groupby(keys)["weight"].sum()
+    out = out.join(w_done.rename("_w_done"), on=keys)
+    out["share_weight_due"] = out["_w_due"] / whole
+    out["share_weight_missed"] = (out["_w_due"] - out["_w_done"].fillna(0)) / whole
+    own = sub[~sub["banked"] & sub["due_day"].notna() & sub["weight"].notna()]
+    late = own[own["day"] > own["due_day"]].groupby(keys)["weight"].sum()
+    out = out.join(late.rename("_w_late"), on=keys)
+    out["share_weight_late"] = out["_w_late"].fillna(0) / whole
+    start = cut - 7 * RECENT_WEEKS if week >= RECENT_WEEKS else -np.inf
+    recent = scored[scored["day"] >= start].groupby(keys)["score"].mean()
+    before = scored[scored["day"] < start].groupby(keys)["score"].mean()
+    out = out.join(recent.rename("score_recent_mean"), on=keys)
+    out = out.join(before.rename("_before"), on=keys)
+    out["score_recent_change"] = out["score_recent_mean"] - out["_before"]
+    n_recent = sub[sub["day"] >= start].groupby(keys).size()
+    out = out.join(n_recent.rename("submitted_last_4_weeks"), on=keys)
+    out["submitted_last_4_weeks"] = out["submitted_last_4_weeks"].fillna(0)
+    earlier = _missed(out, seen, cat, cut - 7 * RECENT_WEEKS) if week >= RECENT_WEEKS else 0
+    out["missed_change_4_weeks"] = out["n_missed"] - earlier
+    return out
+
+
 def reference_weekly_features(
     log: EventLog, students: pl.DataFrame | None, weeks: Iterable[int], *, activity: bool
 ) -> pd.DataFrame:
-    """The weekly features by per-cut-off filtering and pandas groupby (slow, plain)."""
+    """The weekly features by per-cut-off filtering and pandas groupby (slow, plain).
+
+    Args:
+        log: a cleaned event log.
+        students: the static table (its rows are the enrolments) or None.
+        weeks: cut-off weeks.
+        activity: add the activity features.
+
+    Returns:
+        ``(n_enrolments * n_weeks, ...)`` ordered by enrolment then week, with the columns of
+        :func:`studentops.events.weekly.feature_names` (the static ones are not appended).
+    """
     # Plain strings, as a straightforward implementation would hold them.
     text = pl.col(pl.Categorical, pl.Enum).cast(pl.String)
     ev = log.events.with_columns(text).to_pandas()
@@ -140,6 +208,16 @@ def feature_differences(
 
     Nulls must match nulls; numbers must agree to ``tol`` (relative and absolute), since the
     vectorised version sums moments where pandas uses two-pass formulas.
+
+    Args:
+        fast: :func:`studentops.events.weekly.build_weekly_features` output, ``(n_rows, ...)``.
+        slow: :func:`reference_weekly_features` output, same rows in the same order.
+        columns: the feature columns to compare.
+        tol: relative and absolute tolerance.
+
+    Returns:
+        Column -> rows that differ (``{"<rows>": d}`` when the row counts differ by ``d``);
+        empty when they agree.
     """
     out: dict[str, int] = {}
     if fast.height != len(slow):

@@ -89,6 +89,17 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> p
 
     Key columns must be present: a log without student, module, presentation, day and type is
     not an event log, and guessing them would corrupt every feature downstream.
+
+    Args:
+        frame: any table, ``(n_rows, n_columns)``.
+        schema: column name -> polars type (:data:`EVENT_SCHEMA`, :data:`ASSESSMENT_SCHEMA`...).
+        what: the table's name in messages; ``events`` also requires the key columns.
+
+    Returns:
+        ``(n_rows, len(schema))`` in the schema's order and types.
+
+    Raises:
+        DataError: a required column is missing or a column cannot be cast.
     """
     required = {"events": ("student_id", "day", "event_type")}.get(what, ())
     absent = [c for c in required if c not in frame.columns]
@@ -111,6 +122,9 @@ def cast(expr: pl.Expr, source: pl.DataType, target: pl.DataType) -> pl.Expr:
 
     OULAD ids are integers; polars casts only text to ``Categorical``, and the ids must end up as
     the same text whichever source they came from.
+
+    Returns:
+        The (lazy) cast expression; a bad value fails when the expression runs.
     """
     if source == target:
         return expr
@@ -140,6 +154,17 @@ class EventLog:
 
         A derived catalogue only knows assessments that somebody submitted; pass the real one
         when the source has it, or "missed" undercounts.
+
+        Args:
+            events: ``(n_events, n_columns)``, at least student, day and event type.
+            assessments: the catalogue (``ASSESSMENT_SCHEMA`` columns) or None.
+            presentations: ``module, presentation, length_days`` (days) or None.
+
+        Returns:
+            The log; ``events`` has the 13 columns of :data:`EVENT_SCHEMA`.
+
+        Raises:
+            DataError: a required column is missing or a column does not fit its type.
         """
         ev = conform(events, EVENT_SCHEMA, "events")
         if assessments is None:
@@ -157,7 +182,15 @@ class EventLog:
 
 
 def derive_catalogue(events: pl.DataFrame) -> pl.DataFrame:
-    """The assessments seen in submissions, with their most common due day and weight."""
+    """The assessments seen in submissions, with their most common due day and weight.
+
+    Args:
+        events: conformed events, ``(n_events, 13)``.
+
+    Returns:
+        One row per (module, presentation, assessment) submitted at least once, in
+        :data:`ASSESSMENT_SCHEMA` columns; type ``Exam`` or ``coursework``.
+    """
     subs = events.filter(
         pl.col("event_type").is_in(ASSESSMENT_EVENT_TYPES) & pl.col("assessment_id").is_not_null()
     )

@@ -98,6 +98,12 @@ def generate_oulad(
         n_students: number of students (= enrolments).
         seed: random seed; the same seed gives the same tables.
         clicks_per_student: mean number of activity (studentVle) rows per student.
+
+    Returns:
+        Table name -> frame, OULAD column names: ``courses``, ``assessments``, ``studentInfo``
+        (``n_students`` rows), ``studentRegistration`` (``n_students`` rows),
+        ``studentAssessment``, ``vle`` and ``studentVle`` (about
+        ``n_students * clicks_per_student`` rows).
     """
     rng = np.random.default_rng(seed)
     courses, assessments = _presentations(rng)
@@ -250,7 +256,14 @@ def _activity(
 
 
 def write_oulad(tables: dict[str, pl.DataFrame], folder: str | Path) -> list[Path]:
-    """Write the tables as ``<name>.csv`` in ``folder`` (created if needed)."""
+    """Write the tables as ``<name>.csv`` in ``folder`` (created if needed).
+
+    Returns:
+        The paths written, one per table, in the order of ``tables``.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     paths = []

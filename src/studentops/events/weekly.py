@@ -28,6 +28,13 @@ from studentops.errors import DataError
 from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, TEXT, EventLog, cast
 
 RECENT_WEEKS = 4
+"""Weeks of the recent window (``clicks_last_4_weeks``, ``score_recent_mean``...): about a month,
+the spacing of OULAD's tutor-marked assessments (3 to 6 weeks apart)."""
+
+ASSESSMENT_TYPES: dict[str, str] = {"TMA": "tma", "CMA": "cma", "Exam": "exam"}
+"""Catalogue ``assessment_type`` -> column prefix of the per-type features: tutor-marked,
+computer-marked and exam (the OULAD types, Kuzilek et al. 2017). Other types count only in the
+all-type features."""
 
 FEATURES: dict[str, str] = {
     "registered": "a registration event is dated before the cut-off",
@@ -63,8 +70,35 @@ ACTIVITY_FEATURES: dict[str, str] = {
 }
 
 
+PROGRESS_FEATURES: dict[str, str] = {
+    **{
+        f"{p}_{name}": f"{what} ({t} assessments only)"
+        for t, p in ASSESSMENT_TYPES.items()
+        for name, what in (
+            ("n_missed", "due before the cut-off and not submitted before it"),
+            ("share_submitted", "share of the due ones submitted (null when none is due)"),
+            ("score_mean", "mean score so far"),
+        )
+    },
+    "share_weight_due": "catalogue weight due before the cut-off / the presentation's total weight",
+    "share_weight_missed": "weight of the missed assessments / the presentation's total weight",
+    "share_weight_late": "weight of the late non-banked results / the presentation's total weight",
+    "score_recent_mean": f"mean score of the results of the last {RECENT_WEEKS} weeks",
+    "score_recent_change": f"score_recent_mean minus the mean score before those {RECENT_WEEKS} "
+    "weeks",
+    "submitted_last_4_weeks": f"results dated in the last {RECENT_WEEKS} weeks",
+    "missed_change_4_weeks": f"n_missed now minus n_missed {RECENT_WEEKS} weeks earlier",
+}
+"""Features for early weeks: per assessment type, assessment weight lost, the recent trajectory.
+Same cut-off rule as :data:`FEATURES`."""
+
+
 def week_visible(day: pl.Expr) -> pl.Expr:
-    """The first cut-off week at which an event dated ``day`` is visible (0 before the start)."""
+    """The first cut-off week at which an event dated ``day`` is visible (0 before the start).
+
+    ``max(0, day // 7 + 1)``: the smallest ``w`` with ``day < 7 * w``. ``day`` in days since the
+    presentation start; the result in weeks.
+    """
     return (day // 7 + 1).clip(lower_bound=0)
 
 
@@ -96,6 +130,14 @@ class _Grid:
         grid = np.full(self.n * self.ncol, np.nan)
         np.fmin.at(grid, cells, values)
         return np.fmin.accumulate(grid.reshape(self.n, self.ncol), axis=1)
+
+
+def _lag(cum: np.ndarray, weeks: int) -> np.ndarray:
+    """A cumulative (row x week) matrix as it was ``weeks`` earlier; 0 before the first week."""
+    out = np.zeros(cum.shape, dtype=np.float64)
+    if weeks < cum.shape[1]:
+        out[:, weeks:] = cum[:, : cum.shape[1] - weeks]
+    return out
 
 
 class _Columns:
@@ -232,6 +274,73 @@ def _assessment_features(
     out.put("days_since_last_submission", cut - grid.cum_max(cell[nb], day[nb]))
 
 
+def _progress_features(
+    grid: _Grid,
+    sub: pl.DataFrame,
+    due: dict[str, tuple[np.ndarray, np.ndarray]],
+    pidx: np.ndarray,
+    out: _Columns,
+) -> None:
+    """:data:`PROGRESS_FEATURES` from the submissions (``sub``) and the catalogue (``due``).
+
+    ``due`` maps ``"all"`` and each type of :data:`ASSESSMENT_TYPES` to the (count, weight)
+    due so far per (presentation x calendar week), and ``"total"`` to the (count, weight) of
+    the whole catalogue per presentation, known before the start.
+    """
+    k = sub["_k"].to_numpy()
+    wk = sub["_wk"].to_numpy()
+    day = _np(sub, "day")
+    due_day = _np(sub, "due_day")
+    score = _np(sub, "score")
+    weight = _np(sub, "weight")
+    kind = sub["_type"].to_numpy()
+    nb = ~sub["banked"].fill_null(False).to_numpy()
+    has_due = ~np.isnan(due_day)
+    scored = ~np.isnan(score)
+    has_w = ~np.isnan(weight)
+    wk_due = np.zeros_like(wk)
+    wk_due[has_due] = np.clip(np.floor_divide(due_day[has_due], 7) + 1, 0, None)
+    wk_closed = np.maximum(wk, wk_due)
+    closed = has_due & (wk_closed < grid.ncol)
+    cell = grid.cells(k, wk)
+
+    for code, (name, prefix) in enumerate(ASSESSMENT_TYPES.items()):
+        mine = kind == code
+        n_due = due[name][0][pidx]
+        c = closed & mine
+        done = grid.cum_sum(grid.cells(k[c], wk_closed[c]))
+        out.put(f"{prefix}_n_missed", n_due - done)
+        out.put(f"{prefix}_share_submitted", _ratio(done, n_due))
+        m = scored & mine
+        out.put(
+            f"{prefix}_score_mean", _ratio(grid.cum_sum(cell[m], score[m]), grid.cum_sum(cell[m]))
+        )
+        del done
+
+    total = due["total"][1][pidx][:, None]
+    w_due = due["all"][1][pidx]
+    cw = closed & has_w
+    w_done = grid.cum_sum(grid.cells(k[cw], wk_closed[cw]), weight[cw])
+    out.put("share_weight_due", _ratio(w_due, total))
+    out.put("share_weight_missed", _ratio(w_due - w_done, total))
+    late = nb & has_due & has_w & (day > due_day)
+    out.put("share_weight_late", _ratio(grid.cum_sum(cell[late], weight[late]), total))
+    del w_due, w_done
+
+    cs, s = cell[scored], score[scored]
+    n = grid.cum_sum(cs)
+    total_s = grid.cum_sum(cs, s)
+    n_before, s_before = _lag(n, RECENT_WEEKS), _lag(total_s, RECENT_WEEKS)
+    recent = _ratio(total_s - s_before, n - n_before)
+    out.put("score_recent_mean", recent)
+    out.put("score_recent_change", recent - _ratio(s_before, n_before))
+    del n, total_s, n_before, s_before, recent
+    n_sub = grid.cum_sum(cell)
+    out.put("submitted_last_4_weeks", n_sub - _lag(n_sub, RECENT_WEEKS))
+    n_missed = due["all"][0][pidx] - grid.cum_sum(grid.cells(k[closed], wk_closed[closed]))
+    out.put("missed_change_4_weeks", n_missed - _lag(n_missed, RECENT_WEEKS))
+
+
 def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Columns) -> None:
     k = act["_k"].to_numpy()
     day = act["day"].to_numpy()
@@ -280,22 +389,45 @@ def _first_day(events: pl.DataFrame, n: int) -> np.ndarray:
 
 
 def _events_of(
-    log: EventLog, kinds: Sequence[str], enrol: pl.DataFrame, ncol: int, *columns: str
+    log: EventLog,
+    kinds: Sequence[str],
+    enrol: pl.DataFrame,
+    ncol: int,
+    *columns: str,
+    with_type: bool = False,
 ) -> pl.DataFrame:
     """Events of ``kinds`` with their enrolment row ``_k``, visible week ``_wk`` and ``columns``.
 
     Events of unknown enrolments and events not visible by the last week asked for are left out.
+    ``with_type`` adds ``_type``: the position of the catalogue's assessment type in
+    :data:`ASSESSMENT_TYPES` (-1 for another type or an assessment the catalogue lacks).
     """
-    return (
+    query = (
         log.events.lazy()
         .filter(pl.col("event_type").is_in(kinds))
-        .select(*KEY, "day", *columns)
+        .select(*KEY, "day", *columns, *(["assessment_id"] if with_type else []))
         .join(enrol.lazy(), on=list(KEY), how="inner", maintain_order="left")
         .with_columns(week_visible(pl.col("day")).alias("_wk"))
         .filter(pl.col("_wk") < ncol)
-        .drop(*KEY)
-        .collect()
     )
+    if with_type:
+        codes = pl.DataFrame(
+            {"assessment_type": list(ASSESSMENT_TYPES), "_type": range(len(ASSESSMENT_TYPES))},
+            schema={"assessment_type": pl.String, "_type": pl.Int8},
+        )
+        types = (
+            log.assessments.lazy()
+            .select(*KEY[1:], "assessment_id", pl.col("assessment_type").cast(pl.String))
+            .unique([*KEY[1:], "assessment_id"], keep="first")
+            .join(codes.lazy(), on="assessment_type", how="left")
+            .drop("assessment_type")
+        )
+        query = (
+            query.join(types, on=[*KEY[1:], "assessment_id"], how="left", maintain_order="left")
+            .with_columns(pl.col("_type").fill_null(-1))
+            .drop("assessment_id")
+        )
+    return query.drop(*KEY).collect()
 
 
 def build_weekly_features(
@@ -316,7 +448,15 @@ def build_weekly_features(
         activity: add :data:`ACTIVITY_FEATURES`; default: when the log has activity events.
 
     Returns:
-        A polars frame ordered by enrolment, then week.
+        Polars frame of ``n_enrolments x n_weeks`` rows ordered by enrolment, then week: the
+        key columns, ``week``, ``cutoff_day`` (days), :data:`FEATURES`,
+        :data:`PROGRESS_FEATURES`, :data:`ACTIVITY_FEATURES` when asked, then the students
+        table's other columns. Counts are int32, flags boolean, the rest float64 (null when
+        undefined).
+
+    Raises:
+        DataError: no week or a week < 0, or a students table without its key columns or with
+            an enrolment twice.
     """
     wanted = sorted({int(w) for w in weeks})
     if not wanted or wanted[0] < 0:
@@ -342,9 +482,21 @@ def build_weekly_features(
     out.put("withdrawn", unreg_day < cut)
 
     sub = _events_of(
-        log, ASSESSMENT_EVENT_TYPES, enrol, grid.ncol, "due_day", "score", "weight", "banked"
+        log,
+        ASSESSMENT_EVENT_TYPES,
+        enrol,
+        grid.ncol,
+        "due_day",
+        "score",
+        "weight",
+        "banked",
+        with_type=True,
     )
     _assessment_features(grid, sub, due, pidx, cut, out)
+    by_type = {"all": due, "total": _catalogue_totals(log.assessments, pres)}
+    for name in ASSESSMENT_TYPES:
+        by_type[name] = _due_matrix(log.assessments, pres, grid, assessment_type=name)
+    _progress_features(grid, sub, by_type, pidx, out)
     del sub
     if activity is None:
         activity = bool((log.events["event_type"] == "activity").any())
@@ -356,9 +508,19 @@ def build_weekly_features(
 
 
 def _due_matrix(
-    assessments: pl.DataFrame, pres: pl.DataFrame, grid: _Grid
+    assessments: pl.DataFrame,
+    pres: pl.DataFrame,
+    grid: _Grid,
+    assessment_type: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per presentation and calendar week: assessments due so far and their summed weight."""
+    """Per presentation and calendar week: assessments due so far and their summed weight.
+
+    ``assessment_type`` keeps only that type of the catalogue.
+    """
+    if assessment_type is not None:
+        assessments = assessments.filter(
+            pl.col("assessment_type").cast(pl.String) == assessment_type
+        )
     cat = (
         assessments.filter(pl.col("due_day").is_not_null())
         .join(pres, on=["module", "presentation"], how="inner")
@@ -370,6 +532,23 @@ def _due_matrix(
     pg = _Grid(pres.height, grid.ncol - 1)
     cells = pg.cells(p, wk)
     return pg.cum_sum(cells), pg.cum_sum(cells, cat["weight"].fill_null(0.0).to_numpy())
+
+
+def _catalogue_totals(
+    assessments: pl.DataFrame, pres: pl.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per presentation: (catalogue assessments, their summed weight), each ``(n_pres,)``."""
+    totals = (
+        assessments.join(pres, on=["module", "presentation"], how="inner")
+        .group_by("_p")
+        .agg(pl.len().alias("n"), pl.col("weight").fill_null(0.0).sum().alias("w"))
+    )
+    p = totals["_p"].to_numpy().astype(np.int64)
+    count = np.zeros(pres.height)
+    weight = np.zeros(pres.height)
+    count[p] = totals["n"].to_numpy()
+    weight[p] = totals["w"].to_numpy()
+    return count, weight
 
 
 INT_FEATURES = {
@@ -384,6 +563,9 @@ INT_FEATURES = {
     "active_days",
     "clicks_last_week",
     "clicks_last_4_weeks",
+    *(f"{p}_n_missed" for p in ASSESSMENT_TYPES.values()),
+    "submitted_last_4_weeks",
+    "missed_change_4_weeks",
 }
 BOOL_FEATURES = {"registered", "withdrawn"}
 
@@ -409,18 +591,38 @@ def _assemble(enrol: pl.DataFrame, students: pl.DataFrame | None, out: _Columns)
     return frame
 
 
-def feature_names(activity: bool) -> list[str]:
-    """The feature columns :func:`build_weekly_features` adds, in order."""
-    return [*FEATURES, *(ACTIVITY_FEATURES if activity else {})]
+def feature_names(activity: bool, progress: bool = True) -> list[str]:
+    """The feature columns :func:`build_weekly_features` adds, in order.
+
+    Args:
+        activity: include :data:`ACTIVITY_FEATURES` (the log has activity events).
+        progress: include :data:`PROGRESS_FEATURES` (the pandas reference,
+            :mod:`studentops.events.reference`, covers only the others).
+
+    Returns:
+        Column names.
+    """
+    return [
+        *FEATURES,
+        *(PROGRESS_FEATURES if progress else {}),
+        *(ACTIVITY_FEATURES if activity else {}),
+    ]
 
 
 def as_of(frame: pl.DataFrame, week: int) -> pl.DataFrame:
-    """The rows of one cut-off week."""
+    """The rows of one cut-off week (``n_enrolments`` rows of a weekly feature table)."""
     return frame.filter(pl.col("week") == week)
 
 
 def weeks_arg(text: str | Sequence[int]) -> list[int]:
-    """Parse "2,4,6" or "2-30:2" (start-stop:step, inclusive) into a list of weeks."""
+    """Parse "2,4,6" or "2-30:2" (start-stop:step, inclusive) into a list of weeks.
+
+    Returns:
+        Sorted distinct weeks (a sequence of numbers is returned as a list as given).
+
+    Raises:
+        DataError: a part is not a number or a range, or no week is given.
+    """
     if not isinstance(text, str):
         return [int(w) for w in text]
     out: list[int] = []

@@ -235,25 +235,10 @@ def train_cmd(
 
 
 def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any) -> Path:
-    """Build the event-log feature table as of ``week`` and keep it under home.
+    """The feature table as of ``week``: :func:`studentops.events.frames.write_weekly_file`."""
+    from studentops.events.frames import write_weekly_file
 
-    The file stays beside the run so the MLflow data fingerprint points at real rows; the split
-    is grouped by student so no student is in both parts.
-    """
-    from studentops.datasets.profile import resolve_profile
-    from studentops.errors import DataError
-    from studentops.events.early_warning import PROFILE, weekly_training_frame
-
-    if resolve_profile(profile, settings).name != PROFILE:
-        raise DataError(f"--as-of-week works with the event-log profile '{PROFILE}'")
-    folder = events_dir or settings.data_dir / "oulad"
-    if not Path(folder).is_dir():
-        raise DataError(f"OULAD folder not found: {folder} (give --events-dir)")
-    frame = weekly_training_frame(week, folder)
-    out = settings.ensure_home() / "events" / f"{PROFILE}-week-{week}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
-    return out
+    return write_weekly_file(profile, week, events_dir, settings)
 
 
 def tune_cmd(

@@ -10,9 +10,8 @@ import pytest
 from studentops.datasets.profile import load_profile
 from studentops.datasets.validation import validate
 from studentops.events.cleaning import clean_events
-from studentops.events.early_warning import to_profile_frame
+from studentops.events.frames import build_features, to_profile_frame
 from studentops.events.oulad import read_oulad
-from studentops.events.weekly import build_weekly_features
 
 pytestmark = pytest.mark.realdata
 
@@ -40,7 +39,7 @@ def test_real_oulad_cleans_with_known_counts(oulad: Path) -> None:
 
 def test_real_oulad_features_fit_the_profile(oulad: Path) -> None:
     log, students = read_oulad(oulad)
-    features = build_weekly_features(clean_events(log).log, students, [4, 20])
+    features = build_features(clean_events(log).log, students, [4, 20])
     assert features.height == 2 * 21_333
     later = features.filter(pl.col("week") == 20)
     assert later["n_due"].mean() > features.filter(pl.col("week") == 4)["n_due"].mean()
@@ -48,5 +47,6 @@ def test_real_oulad_features_fit_the_profile(oulad: Path) -> None:
     frame = to_profile_frame(features.filter(pl.col("week") == 4), profile)
     checked = validate(frame, profile)
     assert checked.rejected == 0, checked.summary()
+    assert frame["clicks"].isna().all()  # no click log in the seed copy: activity is empty
     at_risk = profile.target_values(frame) == "at risk"
     assert 0.5 < at_risk.mean() < 0.56  # Fail + Withdrawn = 11,405 of 21,333

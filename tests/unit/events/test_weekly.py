@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from studentops.errors import DataError
 from studentops.events.cleaning import clean_events
+from studentops.events.cohort import BASE_RATE_FEATURES, COHORT_FEATURES
+from studentops.events.frames import build_features
 from studentops.events.oulad import log_from_tables
 from studentops.events.reference import feature_differences, reference_weekly_features
 from studentops.events.schema import EventLog
@@ -223,8 +225,36 @@ def test_same_features_as_the_pandas_reference() -> None:
 
 
 # -- leakage: events dated at or after the cut-off never change the week's features ----------
+# Every feature a model sees (weekly, progress, activity, cohort and base rates) is checked, over
+# two presentations of one module so the cohort and the base rates have something to compare.
 
 STUDENTS = ("a", "b", "c")
+PRESENTATIONS = ("2013B", "2014B")
+LEAK_CATALOGUE = pl.concat(
+    [
+        pl.DataFrame(
+            {
+                "module": "M",
+                "presentation": p,
+                "assessment_id": ["a1", "a2", "a3"],
+                "assessment_type": ["CMA", "TMA", "Exam"],
+                "due_day": [10, 20, 30],
+                "weight": [20.0, 30.0, 50.0],
+            },
+            schema_overrides={"due_day": pl.Int32},
+        )
+        for p in PRESENTATIONS
+    ]
+)
+LEAK_STUDENTS = pl.DataFrame(
+    {
+        "student_id": [s for _ in PRESENTATIONS for s in STUDENTS],
+        "module": "M",
+        "presentation": [p for p in PRESENTATIONS for _ in STUDENTS],
+        "final_result": ["Pass", "Fail", "Withdrawn", "Pass", "Distinction", "Fail"],
+    }
+)
+LENGTHS = pl.DataFrame({"module": "M", "presentation": PRESENTATIONS, "length_days": [200, 200]})
 TYPES = ("registration", "unregistration", "submission", "exam", "activity")
 
 
@@ -234,7 +264,7 @@ def an_event(draw: st.DrawFn, min_day: int = -20, max_day: int = 80) -> dict[str
     event: dict[str, object] = {
         "student_id": draw(st.sampled_from(STUDENTS)),
         "module": "M",
-        "presentation": "P",
+        "presentation": draw(st.sampled_from(PRESENTATIONS)),
         "day": draw(st.integers(min_day, max_day)),
         "event_type": kind,
         "assessment_id": None,
@@ -253,9 +283,26 @@ def an_event(draw: st.DrawFn, min_day: int = -20, max_day: int = 80) -> dict[str
 
 def _features(events: list[dict[str, object]], week: int) -> pl.DataFrame:
     frame = pl.DataFrame(events, schema=EVENT_ROW, orient="row") if events else None
-    log = EventLog.build(frame if frame is not None else pl.DataFrame(schema=EVENT_ROW), CATALOGUE)
-    students = pl.DataFrame({"student_id": STUDENTS, "module": "M", "presentation": "P"})
-    return build_weekly_features(clean_events(log).log, students, [week], activity=True)
+    log = EventLog.build(
+        frame if frame is not None else pl.DataFrame(schema=EVENT_ROW), LEAK_CATALOGUE, LENGTHS
+    )
+    # A later week is built alongside: a feature pooling weeks (a cohort across cut-offs) leaks.
+    built = build_features(clean_events(log).log, LEAK_STUDENTS, [week, week + 3], activity=True)
+    return built.filter(pl.col("week") == week)
+
+
+def test_the_leak_test_sees_every_feature() -> None:
+    """The property below checks all features, cohort and base rates included."""
+    events = [
+        {**e, "assessment_id": None, "score": None, "banked": None, "clicks": None}
+        for e in (
+            {"student_id": "a", "module": "M", "presentation": "2014B", "day": 1,
+             "event_type": "activity"},
+        )
+    ]  # fmt: skip
+    columns = set(_features(events, 3).columns)
+    names = set(feature_names(True)) | set(COHORT_FEATURES) | set(BASE_RATE_FEATURES)
+    assert names <= columns
 
 
 EVENT_ROW = {
