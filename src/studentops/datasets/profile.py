@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from studentops.datasets.contract import Formats
+from studentops.datasets.formats import Formats
 from studentops.errors import ProfileError
 
 ColumnType = Literal["integer", "number", "category", "boolean", "text", "datetime"]

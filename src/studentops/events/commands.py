@@ -95,7 +95,7 @@ def score_cmd(
     Train the champion on finished presentations at the same week first:
     ``studentops train --profile oulad-pass --as-of-week W`` then ``studentops promote``.
     """
-    from studentops.events.current import score_week
+    from studentops.serving.weekly import score_week
     from studentops.tracking import quiet_library_logs
 
     quiet_library_logs()

@@ -102,7 +102,7 @@ def profile_columns(features: pl.DataFrame) -> pl.DataFrame:
     ``enrolment_id`` (module/presentation/student) and ``presentation_start`` (B or J).
 
     Every table built from weekly features (the training frame, ``events features`` files,
-    the frame :func:`studentops.events.current.score_week` scores) passes through here.
+    the frame :func:`studentops.serving.weekly.score_week` scores) passes through here.
 
     Returns:
         ``features`` (``n_rows`` rows) with the two text columns appended.

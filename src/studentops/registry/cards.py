@@ -14,19 +14,36 @@ import html
 import json
 import re
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from studentops.config import Settings, load_settings
 from studentops.errors import ModelError
 from studentops.json_values import to_json_safe
 from studentops.registry.card_content import Block, card_blocks
+from studentops.tracking import LoggedTraining
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from studentops.registry.models import VersionSummary
-    from studentops.training.result import TrainResult
+
+
+class TrainResult(LoggedTraining, Protocol):
+    """What a card reads of a training run: :class:`studentops.training.result.TrainResult`'s
+    logged fields plus its importance and held-out card facts. A protocol, so that the registry
+    (a store) does not import training, the layer above it (docs/architecture.md)."""
+
+    @property
+    def importance(self) -> Mapping[str, Any]:
+        """Raw feature -> global importance, and how it was computed."""
+        ...
+
+    @property
+    def card_facts(self) -> Mapping[str, Any]:
+        """Held-out facts for the card: counts, curves, intervals (no student rows)."""
+        ...
+
 
 CARD_DIR = "model_card"
 FILES = {"markdown": "model_card.md", "html": "model_card.html", "json": "card.json"}

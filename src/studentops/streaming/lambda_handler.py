@@ -27,8 +27,8 @@ from typing import Any
 from studentops.config import Settings, load_settings
 from studentops.errors import ConfigError
 from studentops.streaming.backends.base import Message, Sink
-from studentops.streaming.scoring import Scorer
-from studentops.streaming.worker import ScoredBatch, score_messages
+from studentops.streaming.scoring import ScoredBatch, Scorer
+from studentops.streaming.worker import score_messages
 
 log = logging.getLogger(__name__)
 

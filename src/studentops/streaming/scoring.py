@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from studentops.errors import ModelError
+from studentops.streaming.messages import Event
 
 if TYPE_CHECKING:
     from studentops.config import Settings
     from studentops.monitoring.predlog import PredictionLog
     from studentops.serving.holder import ModelHolder
     from studentops.serving.predictor import ModelInfo, Predictor
-    from studentops.streaming.worker import ScoredBatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,19 @@ class Scorer(Protocol):
         ``validate_record`` and scores the others.
         """
         ...
+
+
+@dataclass
+class ScoredBatch:
+    """Events scored together (what the prediction log receives): the scorer that scored them,
+    the events and their outputs (one dict per event, same order), when (epoch seconds) and the
+    batch's scoring latency in milliseconds."""
+
+    scorer: Scorer
+    events: list[Event]
+    outputs: list[dict[str, Any]]
+    ts: float
+    latency_ms: float
 
 
 class PredictorScorer:

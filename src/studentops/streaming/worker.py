@@ -34,23 +34,12 @@ from studentops.streaming.messages import (
     parse_event,
     utc_now_text,
 )
-from studentops.streaming.scoring import Scorer
+from studentops.streaming.scoring import ScoredBatch, Scorer
 
 log = logging.getLogger(__name__)
 
 IDLE_BLOCK_MS = 1_000  # longest blocking read while idle: also how fast ``stop`` is noticed
 MAX_BACKOFF_S = 5.0
-
-
-@dataclass
-class ScoredBatch:
-    """Events scored together (what the prediction log receives)."""
-
-    scorer: Scorer
-    events: list[Event]
-    outputs: list[dict[str, Any]]
-    ts: float
-    latency_ms: float
 
 
 @dataclass
