@@ -76,6 +76,7 @@ class Marginal:
         return np.round(np.interp(u, self.probs, self.values), self.decimals)
 
     def share_at_or_below(self, value: float) -> float:
+        """Share (0..1) of the distribution at or below ``value`` (a table: by its values)."""
         if self.kind == "table":
             return float(self.probs[self.values.astype(float) <= value].sum())
         below = np.searchsorted(self.values, value, side="right")

@@ -120,6 +120,7 @@ class StudentPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
+        """Score raw profile rows (n_rows, any columns): :func:`predict_frame`, in labels."""
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         return predict_frame(self.model, model_input)

@@ -48,6 +48,7 @@ class ScoreSummary:
 
     @property
     def rows_per_s(self) -> float:
+        """Input rows per second of wall time, end to end (inf for an instant run)."""
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 

@@ -201,6 +201,11 @@ class DerivedBins:
 
     @classmethod
     def from_profile(cls, profile: Profile, classes: Sequence[Any]) -> DerivedBins:
+        """The profile's bins without label noise; ``classes`` in the model's order.
+
+        Raises:
+            ValueError: the profile has no derived target.
+        """
         d = profile.target.derive
         if d is None:
             raise ValueError(f"profile '{profile.name}' has no derived target")

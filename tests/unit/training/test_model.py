@@ -188,7 +188,7 @@ def test_boundary_noise_cdf_matches_quadrature_and_survives_pickle() -> None:
             + quad(
                 lambda u, x=x, s=sigma: (
                     (ndtr((x - u) / s) - (u < x)) * 0.02 / np.pi / (u * u + 4e-4)
-                ),  # noqa: E501
+                ),
                 x - 14 * sigma,
                 x + 14 * sigma,
                 points=[x],
