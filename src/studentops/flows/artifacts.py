@@ -67,25 +67,44 @@ def publish_risk_list(report: dict[str, Any], predictor: Any, settings: Settings
     )
 
 
-def publish_training(report: dict[str, Any]) -> None:
-    """A markdown artifact: the version trained, its scores and the promotion gates."""
-    from prefect.artifacts import create_markdown_artifact
+def metric_text(value: float | None, reason: str | None = None) -> str:
+    """A metric for a person: 4 decimals, or "undefined" (with ``reason``) for NaN / None, as
+    ``studentops train`` prints it (a held-out part without an at-risk class has no recall)."""
+    if value is None or value != value:
+        return f"undefined ({reason})" if reason else "undefined"
+    return f"{value:.4f}"
 
+
+def training_markdown(report: dict[str, Any]) -> str:
+    """The training artifact's text: the version, CV score, held-out metrics and gates.
+
+    ``report`` as :func:`studentops.flows.definitions.train` returns it (``test_metrics`` a
+    dict of floats, NaN where undefined; ``undefined_reason`` optional).
+    """
+    why = report.get("undefined_reason")
     lines = [
         f"# {report['model']} v{report['version']}",
         "",
-        f"CV {report['metric']}: {report['cv_score']:.4f}; aliases: "
+        f"CV {report['metric']}: {metric_text(report['cv_score'])}; aliases: "
         f"{', '.join('@' + a for a in report['aliases']) or '-'}",
         "",
         "| held-out metric | value |",
         "|---|---|",
-        *(f"| {k} | {v:.4f} |" for k, v in sorted(report["test_metrics"].items())),
+        *(f"| {k} | {metric_text(v, why)} |" for k, v in sorted(report["test_metrics"].items())),
     ]
     if report["gates"]:
         lines += ["", "| gate | passed | detail |", "|---|---|---|"]
         lines += [f"| {g['gate']} | {g['passed']} | {g['detail']} |" for g in report["gates"]]
+    return "\n".join(lines)
+
+
+def publish_training(report: dict[str, Any]) -> None:
+    """A markdown artifact: the version trained, its scores and the promotion gates
+    (:func:`training_markdown`)."""
+    from prefect.artifacts import create_markdown_artifact
+
     create_markdown_artifact(
-        "\n".join(lines),
+        training_markdown(report),
         key=artifact_key("training", report["profile"]),
         description=f"training of {report['profile']}",
     )
@@ -123,7 +142,7 @@ def publish_retraining(report: dict[str, Any]) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     def score(value: float | None) -> str:
-        return "-" if value is None else f"{value:.4f}"
+        return "-" if value is None else metric_text(value)
 
     lines = [
         f"# {report['profile']}: challenger v{report['challenger_version']} {report['outcome']}",
