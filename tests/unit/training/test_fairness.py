@@ -226,6 +226,13 @@ def test_groups_are_listed_in_their_order_not_as_text() -> None:
     )
     lows = [float(g.split("–")[0]) for g in groups[:-1]]
     assert groups[-1] == "missing" and lows == sorted(lows) and lows[-1] >= 100
+    from studentops.registry.card_content import fairness_tables
+
+    report = fairness_report(StubModel(profile), frame, min_group_size=5)
+    tables = [b for b in fairness_tables(report) if b.kind == "table"]
+    (age,) = [b for b in tables if b.caption.split(";")[0] == "age"]
+    printed = [row[0] for row in age.rows[:-1]]  # the last row: the largest gap
+    assert printed == groups  # the bands in their order, as the audit lists them
     assert sorted(["b", "missing", "100", "9–16", "a"], key=group_order) == [
         "9–16", "100", "a", "b", "missing",
     ]  # fmt: skip
