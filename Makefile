@@ -11,7 +11,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit test-integration lint format lock bench bench-quality \
         bench-serve bench-stream bench-events bench-generate bench-drift bench-flows \
-        bench-early-warning clean \
+        bench-early-warning bench-risk-ranking clean \
         lint-deploy dashboards
 
 setup: $(STAMP)
@@ -102,6 +102,9 @@ bench-drift: setup .venv-evidently/.installed
 
 bench-flows: setup
 	$(BIN)/python benchmarks/bench_flows.py $(BENCH_FLOWS_ARGS)
+
+bench-risk-ranking: setup
+	$(BIN)/python benchmarks/bench_risk_ranking.py
 
 clean:
 	rm -rf .studentops .pytest_cache .mypy_cache .ruff_cache .venv-checkov

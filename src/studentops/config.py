@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     )
     # -- risk lists (docs/serving.md) ---------------------------------------------------------
     risk_band_mode: Literal["cutoffs", "shares", "capacity"] = Field(
-        "cutoffs",
-        description="Bands by probability cut-offs, by shares of a ranked list, or by capacity.",
+        "shares",
+        description="Bands of a list by shares of the ranked list (default: high is a priority "
+        "whatever share the model calls at risk), by capacity, or by probability cut-offs.",
     )
     risk_high_share: float = Field(
         0.10, gt=0, le=1, description="shares: the top share of a list that is 'high'."

@@ -212,16 +212,22 @@ def risk_digits(risks: list[float], most: int = 6) -> int:
 
 
 def band_counts(scored: Path) -> str:
-    """'bands: high 1,923 (77%), medium 63 (3%), low 514 (21%)' of a scored file."""
+    """'bands: high 250 (10%), medium 1,666 (67%), low 584 (23%); 1,420 predicted at risk
+    beyond the high band are medium (band_reason says why)' of a scored file."""
     import pandas as pd
 
-    counts = pd.read_csv(scored, usecols=["risk_band"])["risk_band"].value_counts()
+    table = pd.read_csv(scored, usecols=["risk_band", "band_reason"])
+    counts = table["risk_band"].value_counts()
     total = int(counts.sum()) or 1
     parts = [
         f"{band} {int(counts.get(band, 0)):,} ({counts.get(band, 0) / total:.0%})"
         for band in ("high", "medium", "low")
     ]
-    return "bands: " + ", ".join(parts)
+    text = "bands: " + ", ".join(parts)
+    beyond = int(table["band_reason"].notna().sum())
+    if beyond:
+        text += f"; {beyond:,} predicted at risk beyond the high band are medium (band_reason)"
+    return text
 
 
 def closing_hint(settings: Settings, profile: str) -> str:

@@ -9,6 +9,7 @@ features by default), and optional group and period columns used for splitting.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -216,6 +217,13 @@ class Profile(BaseModel):
             if category_key(k) == key:
                 return label
         return key
+
+    def class_labels(self, classes: Sequence[Any]) -> list[str]:
+        """What every output names the classes (n_classes,): their labels, or the classes as
+        text where two labels would clash (the API, files, stream results and the MLflow
+        model all use this)."""
+        labels = [self.class_label(c) for c in classes]
+        return labels if len(set(labels)) == len(labels) else [category_key(c) for c in classes]
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         """Unpickle a profile saved before a key existed (a registered champion) with that

@@ -76,22 +76,46 @@ def _publish_markdown(lines: list[str], kind: str, profile: str, description: st
     )
 
 
-def publish_training(report: dict[str, Any]) -> None:
-    """A markdown artifact: the version trained, its scores and the promotion gates."""
+def metric_text(value: float | None, reason: str | None = None) -> str:
+    """A metric for a person: 4 decimals, or "undefined" (with ``reason``) for NaN / None, as
+    ``studentops train`` prints it (a held-out part without an at-risk class has no recall)."""
+    if value is None or value != value:
+        return f"undefined ({reason})" if reason else "undefined"
+    return f"{value:.4f}"
+
+
+def training_markdown(report: dict[str, Any]) -> str:
+    """The training artifact's text: the version, CV score, held-out metrics and gates.
+
+    ``report`` as :func:`studentops.flows.definitions.train` returns it (``test_metrics`` a
+    dict of floats, NaN where undefined; ``undefined_reason`` optional).
+    """
+    why = report.get("undefined_reason")
     lines = [
         f"# {report['model']} v{report['version']}",
         "",
-        f"CV {report['metric']}: {report['cv_score']:.4f}; aliases: "
+        f"CV {report['metric']}: {metric_text(report['cv_score'])}; aliases: "
         f"{', '.join('@' + a for a in report['aliases']) or '-'}",
         "",
         "| held-out metric | value |",
         "|---|---|",
-        *(f"| {k} | {v:.4f} |" for k, v in sorted(report["test_metrics"].items())),
+        *(f"| {k} | {metric_text(v, why)} |" for k, v in sorted(report["test_metrics"].items())),
     ]
     if report["gates"]:
         lines += ["", "| gate | passed | detail |", "|---|---|---|"]
         lines += [f"| {g['gate']} | {g['passed']} | {g['detail']} |" for g in report["gates"]]
-    _publish_markdown(lines, "training", report["profile"], f"training of {report['profile']}")
+    return "\n".join(lines)
+
+
+def publish_training(report: dict[str, Any]) -> None:
+    """A markdown artifact: the version trained, its scores and the promotion gates
+    (:func:`training_markdown`)."""
+    _publish_markdown(
+        training_markdown(report).splitlines(),
+        "training",
+        report["profile"],
+        f"training of {report['profile']}",
+    )
 
 
 def publish_monitoring(report: dict[str, Any], verdict_message: str) -> None:
@@ -121,7 +145,7 @@ def publish_retraining(report: dict[str, Any]) -> None:
     """A markdown artifact: the retraining decision, both scores and the gates."""
 
     def score(value: float | None) -> str:
-        return "-" if value is None else f"{value:.4f}"
+        return "-" if value is None else metric_text(value)
 
     lines = [
         f"# {report['profile']}: challenger v{report['challenger_version']} {report['outcome']}",

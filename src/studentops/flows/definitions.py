@@ -148,7 +148,7 @@ def train_flow(
     """Validate, train within the budget, register a challenger; promote it through the gates.
 
     Returns ``{"flow", "profile", "validation", "model", "version", "aliases", "run_id",
-    "metric", "cv_score", "test_metrics", "promoted", "gates"}``.
+    "metric", "cv_score", "test_metrics", "undefined_reason", "promoted", "gates"}``.
     """
     settings = load_settings()
     validation = validate_training_data(profile, data, settings)
@@ -166,6 +166,7 @@ def train_flow(
         "metric": result.metric,
         "cv_score": result.cv_score,
         "test_metrics": dict(result.test_metrics),
+        "undefined_reason": result.undefined_reason,
         "promoted": False,
         "gates": [],
     }

@@ -246,8 +246,16 @@ def fairness_tables(fairness: dict[str, Any], digits: int = 3) -> list[Block]:
                 out.append(text(f"{name}: {tab.get('error', 'not audited')}"))
                 continue
             rows = []
-            by_size = sorted(tab["groups"].items(), key=lambda item: -item[1]["count"])
-            for group, fig in by_size:
+            # Numeric bands (ages 9–16, 17–19, ...) read in their order, as the audit lists
+            # them; named groups largest first.
+            named = [str(g) for g in tab["groups"] if g != "missing"]
+            banded = bool(named) and all(g[:1].isdigit() or g[:2].startswith("-") for g in named)
+            ordered = (
+                list(tab["groups"].items())
+                if banded
+                else sorted(tab["groups"].items(), key=lambda item: -item[1]["count"])
+            )
+            for group, fig in ordered:
                 if kind == "intersection" and fig.get("small"):
                     continue
                 students = f"{fig['count']:,}" + (" (small)" if fig.get("small") else "")

@@ -44,13 +44,18 @@ _RUNTIME_PACKAGES = (
 )
 
 
-def proba_column(cls: Any) -> str:
-    """Output column of a class probability: ``proba_<class>`` with the class as text."""
-    return f"proba_{category_key(cls)}"
+def proba_column(label: Any) -> str:
+    """Output column of a class probability: ``proba_<label>`` (the class's label as text)."""
+    return f"proba_{category_key(label)}"
 
 
 def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """What the pyfunc returns: ``prediction``, one ``proba_<class>`` per class, ``risk_score``.
+    """What the pyfunc returns: ``prediction``, one ``proba_<label>`` per class, ``risk_score``.
+
+    Classes are named by their labels in the profile (``Profile.class_labels``: ``F``, not
+    ``4``), as the API, ``studentops score``, the CSV endpoint and the stream results name them;
+    (n_rows, 2 + n_classes) for a classifier, ``prediction`` and ``risk_score`` (when the
+    profile sets ``at_risk_below``) for a regression.
 
     Every cell is judged by the data contract (:mod:`studentops.datasets.contract`), as
     ``validate``, ``score`` and the API judge it, so 3, 3.0 and "3" score alike and ``true`` is
@@ -80,15 +85,19 @@ def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
         if len(clean):
             out.loc[clean.index, "prediction"] = np.asarray(model.predict_value(clean), float)
     else:
+        labels = profile.class_labels(model.classes_)
+        label_of = {category_key(c): label for c, label in zip(model.classes_, labels, strict=True)}
         out["prediction"] = pd.Series(None, index=frame.index, dtype=object)
         proba = np.full((len(frame), len(model.classes_)), np.nan)
         if len(clean):
             out.loc[clean.index, "prediction"] = pd.Series(
-                list(model.predict(clean)), index=clean.index, dtype=object
+                [label_of[category_key(c)] for c in model.predict(clean)],
+                index=clean.index,
+                dtype=object,
             )
             proba[~rejected] = np.asarray(model.predict_proba(clean), dtype=float)
-        for j, cls in enumerate(model.classes_):
-            out[proba_column(cls)] = proba[:, j]
+        for j, label in enumerate(labels):
+            out[proba_column(label)] = proba[:, j]
     risk = np.full(len(frame), np.nan)
     if len(clean):
         scored = model.risk_score(clean)
@@ -120,9 +129,9 @@ class StudentPyfunc(PythonModel):
             params: unused (MLflow's signature).
 
         Returns:
-            Shape ``(n_rows, k)``: ``prediction``, one ``proba_<class>`` column per class,
-            ``risk_score`` (0..1), and ``status``/``errors`` when a row was refused (see
-            :func:`predict_frame`).
+            Shape ``(n_rows, k)``: ``prediction`` (a class label), one ``proba_<label>`` column
+            per class (the profile's labels), ``risk_score`` (0..1), and ``status``/``errors``
+            when a row was refused (see :func:`predict_frame`).
         """
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)

@@ -83,7 +83,10 @@ def score(
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Profile whose champion scores the file.")
     ],
-    explain: Annotated[bool, typer.Option(help="Add each student's top reasons.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(help="Add each student's top reasons, in percentage points of risk."),
+    ] = False,
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Reasons per student.")] = 3,
     sep: Annotated[str | None, typer.Option(help="CSV delimiter (sniffed if omitted).")] = None,
     encoding: Annotated[
@@ -99,7 +102,9 @@ def score(
     ] = None,
     log: Annotated[bool, typer.Option(help="Append the predictions to the prediction log.")] = True,
 ) -> None:
-    """Score a whole file offline with the champion: predictions ranked by risk, rejects kept."""
+    """Score a whole file offline with the champion: predictions in class labels, ranked by
+    risk, banded by the risk_band_mode rule it prints (default: the top 10% high), rejects kept.
+    """
     from studentops.serving.batch import score_file
 
     summary = score_file(

@@ -122,7 +122,8 @@ class ModelHolder:
                 # Without a champion the poller retries every second: say it once, not each time.
                 level = logging.DEBUG if error == self.last_error else logging.WARNING
                 self.last_error = error
-                log.log(level, "model reload failed, keeping version %s: %s", previous, exc)
+                keeping = f"keeping version {previous}" if previous else "no model served yet"
+                log.log(level, "model reload failed (%s): %s", keeping, exc)
                 return self._report(ReloadResult("failed", previous, previous, self.last_error))
             self.current = predictor
             self.last_error = None

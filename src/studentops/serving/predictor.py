@@ -157,8 +157,7 @@ class Predictor:
         self.classes: list[Any] = [] if self.task == "regression" else list(model.classes_)
         self.class_names = [category_key(c) for c in self.classes]
         # What people read: class labels from the profile (codes where labels would clash).
-        labels = [self.profile.class_label(c) for c in self.classes]
-        self.class_labels = labels if len(set(labels)) == len(labels) else self.class_names
+        self.class_labels = self.profile.class_labels(self.classes)
         self._class_of_label = dict(zip(self.class_labels, self.classes, strict=True))
         self._labels = np.empty(len(self.classes), dtype=object)
         self._labels[:] = self.class_labels

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from studentops.datasets.profile import category_key
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -330,24 +332,40 @@ def explain_rows(model: StudentModel, frame: pd.DataFrame, top_k: int = 5) -> li
     ]
     groups = [(name, members) for name, members in groups if members]
     singles = [name for name in features if name not in grouped]
+    # Whole columns as lists and one label per distinct value: pandas' per-row access and the
+    # label lookups were half the time of explaining a linear ensemble (measured, 2,500 rows).
+    shown_columns = {*singles, *(m for _, members in groups for m in members)}
+    values_of = {
+        name: [_json_value(v) for v in frame[name].tolist()]
+        if name in frame.columns
+        else [None] * len(frame)
+        for name in shown_columns
+    }
+    labels: dict[tuple[str, Any], str | None] = {}
+
+    def label(name: str, raw: Any) -> str | None:
+        key = (name, category_key(raw) if raw is not None else None)
+        if key not in labels:
+            labels[key] = profile.value_label(name, raw)
+        return labels[key]
+
     rows = []
     for i in range(len(X)):
-        record = frame.iloc[i]
         items: list[dict[str, Any]] = []
         for name in singles:
-            raw = _json_value(record[name]) if name in frame.columns else None
+            raw = values_of[name][i]
             items.append(
                 {
                     "feature": name,
                     "value": raw,
-                    "label": profile.value_label(name, raw),
+                    "label": label(name, raw),
                     "contribution": float(phi[i, position[name]]),
                 }
             )
         for name, members in groups:
-            values = {m: _json_value(record[m]) if m in frame.columns else None for m in members}
+            values = {m: values_of[m][i] for m in members}
             shown = ", ".join(
-                f"{short} {_shown(values[m], profile.value_label(m, values[m]))}"
+                f"{short} {_shown(values[m], label(m, values[m]))}"
                 for short, m in zip(_short_names(members), members, strict=True)
             )
             items.append(

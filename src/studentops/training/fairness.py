@@ -88,6 +88,17 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def group_order(name: str) -> tuple[int, float, str]:
+    """Sort key of a group name: numbers and numeric bands (``9–16``, ``17–19``, ``21``) by
+    their first value, then names as text, ``missing`` last (not ``17–19`` before ``9–16``)."""
+    import re
+
+    if name == "missing":
+        return (2, 0.0, name)
+    number = re.match(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", name)
+    return (0, float(number.group()), name) if number else (1, 0.0, name)
+
+
 def numeric_bands(values: pd.Series | np.ndarray, bands: int = NUMERIC_BANDS) -> np.ndarray | None:
     """Group names of a numeric attribute in at most ``bands`` quantile bands, or None when it
     has at most :data:`MAX_NUMERIC_GROUPS` distinct values (each value is then its own group).
@@ -322,7 +333,7 @@ def audit_groups(
     ).by_group
     table: dict[str, dict[str, Any]] = {}
     by_risk: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name in sorted({str(g) for g in groups}):
+    for name in sorted({str(g) for g in groups}, key=group_order):
         mask = groups == name
         r = None if risk is None else risk[mask]
         figures = group_figures(
@@ -346,7 +357,7 @@ def audit_groups(
     return {
         "groups": table,
         "gaps": gaps,
-        "small_groups": sorted(g for g, f in table.items() if f["small"]),
+        "small_groups": sorted((g for g, f in table.items() if f["small"]), key=group_order),
     }
 
 

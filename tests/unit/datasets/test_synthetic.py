@@ -99,6 +99,13 @@ def test_derived_target_matches_its_source_except_for_real_label_noise() -> None
     derived = pd.Series(derive.apply(frame["GPA"])).astype(int)
     disagree = (derived != frame["GradeClass"]).mean()
     assert disagree == pytest.approx(0.07, abs=0.01)
+    # ... more often near a class edge than far from one (issue 19: with one rate everywhere,
+    # every student far below an edge had the same calibrated risk), yet never zero far away
+    edges = np.asarray(derive.edges, dtype=float)
+    distance = np.abs(frame["GPA"].to_numpy(float)[:, None] - edges[None, :]).min(axis=1)
+    wrong = (derived != frame["GradeClass"]).to_numpy()
+    near, far = wrong[distance < 0.05].mean(), wrong[distance > 0.5].mean()
+    assert near > 3 * far > 0.03
 
 
 # -- profiles without a parameter file -------------------------------------------------------

@@ -99,3 +99,38 @@ def test_champion_poll_and_load(
     model, info = store.load_champion(toy_profile.name, settings)
     assert info.version == version and "champion" in info.aliases
     assert model.profile.name == toy_profile.name
+
+
+def test_logged_model_names_classes_by_their_labels(
+    settings: Settings, toy_profile: Profile, toy_valid: pd.DataFrame, toy_model: Any
+) -> None:
+    """Item 4 of issue 19: the MLflow model answers in labels, as the API and files do."""
+    import copy
+
+    import mlflow
+    import mlflow.pyfunc
+
+    from studentops import tracking
+    from studentops.registry.pyfunc import input_example, log_student_model
+    from studentops.serving.predictor import ModelInfo, Predictor
+
+    labelled = copy.copy(toy_model)
+    target = toy_profile.target.model_copy(update={"labels": {"yes": "drops out", "no": "stays"}})
+    labelled.profile = toy_profile.model_copy(update={"target": target})
+    client = tracking.client_for(settings)
+    experiment = tracking.ensure_experiment(client, toy_profile.name, settings)
+    with mlflow.start_run(experiment_id=experiment):
+        info = log_student_model(labelled, input_example(toy_valid, toy_profile))
+    rows = toy_valid.head(40)[toy_profile.feature_columns]
+    out = mlflow.pyfunc.load_model(info.model_uri).predict(rows)
+
+    assert set(out["prediction"]) <= {"drops out", "stays"} and out["prediction"].nunique() == 2
+    api = Predictor(labelled, ModelInfo("toy", "1", toy_profile.name), fast=False)
+    answers = api.predict_records(rows.to_dict("records"))
+    assert out["prediction"].tolist() == [a["prediction"] for a in answers]
+    for label in ("drops out", "stays"):
+        got = [a["probabilities"][label] for a in answers]
+        np.testing.assert_allclose(out[f"proba_{label}"], got, rtol=0, atol=1e-9)
+    assert [c for c in out.columns if c.startswith("proba_")] == [
+        f"proba_{label}" for label in api.class_labels
+    ]

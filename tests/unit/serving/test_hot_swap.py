@@ -151,5 +151,6 @@ def test_no_champion_is_warned_once_not_every_poll(
             assert holder.reload().outcome == "failed"
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "no champion" in warnings[0].getMessage()
+    assert "no model served yet" in warnings[0].getMessage()  # not "keeping version None"
     source.add("1", model)
     assert holder.reload().outcome == "swapped"

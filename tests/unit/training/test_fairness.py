@@ -207,3 +207,32 @@ def test_a_numeric_attribute_is_banded_into_quantile_groups() -> None:
     twelve = numeric_bands(pd.Series(range(17, 29)))
     assert twelve is not None
     assert twelve.tolist() == ["17–19"] * 3 + ["20–22"] * 3 + ["23–25"] * 3 + ["26–28"] * 3
+
+
+def test_groups_are_listed_in_their_order_not_as_text() -> None:
+    """Issue 19: "9–16" before "17–40" before "100–120", and missing last."""
+    from studentops.training.fairness import group_order
+
+    from .synthetic import COLUMNS
+
+    columns = {**COLUMNS, "age": {"type": "integer", "min": 1, "max": 200}}
+    profile = make_profile("multiclass", sensitive=["gender", "age"], columns=columns)
+    frame = _frame()
+    rng = np.random.default_rng(1)
+    frame["age"] = rng.choice([5.0, 9.0, 12.0, 17.0, 30.0, 45.0, 100.0, 120.0], len(frame))
+    frame.loc[0, "age"] = np.nan
+    groups = list(
+        fairness_report(StubModel(profile), frame, min_group_size=5)["attributes"]["age"]["groups"]
+    )
+    lows = [float(g.split("–")[0]) for g in groups[:-1]]
+    assert groups[-1] == "missing" and lows == sorted(lows) and lows[-1] >= 100
+    from studentops.registry.card_content import fairness_tables
+
+    report = fairness_report(StubModel(profile), frame, min_group_size=5)
+    tables = [b for b in fairness_tables(report) if b.kind == "table"]
+    (age,) = [b for b in tables if b.caption.split(";")[0] == "age"]
+    printed = [row[0] for row in age.rows[:-1]]  # the last row: the largest gap
+    assert printed == groups  # the bands in their order, as the audit lists them
+    assert sorted(["b", "missing", "100", "9–16", "a"], key=group_order) == [
+        "9–16", "100", "a", "b", "missing",
+    ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +128,77 @@ def test_derived_bins_probabilities() -> None:
     noisy = bins.with_noise(np.array([30.0, 30.0, 70.0]), np.array([3, 0, 1]))
     assert noisy.noise is not None and np.allclose(noisy.noise.sum(axis=1), 1.0)
     assert noisy.proba(np.array([30.0]), 1.0)[0, 0] > bins.proba(np.array([30.0]), 1.0)[0, 0]
+
+
+def _gpa_bins() -> DerivedBins:
+    return DerivedBins(np.array([2.0, 2.5, 3.0, 3.5]), np.array([4, 3, 2, 1, 0]), 5)
+
+
+def _records(rng: np.random.Generator, n: int, scale: float, swap: float) -> tuple[Any, Any]:
+    """GPA and recorded classes: bins of GPA + Cauchy(scale), then a share ``swap`` of rows
+    given a uniformly drawn other class (the two kinds of label noise)."""
+    gpa = rng.uniform(0.0, 4.0, n)
+    bins = _gpa_bins()
+    y = bins.implied(gpa + scale * rng.standard_cauchy(n))
+    pick = rng.random(n) < swap
+    y[pick] = (y[pick] + rng.integers(1, 5, pick.sum())) % 5
+    return gpa, y
+
+
+def test_label_noise_that_grows_near_the_edge_is_found_and_lets_the_risk_rank() -> None:
+    rng = np.random.default_rng(0)
+    gpa, y = _records(rng, 20_000, scale=0.02, swap=0.03)
+    fitted = _gpa_bins().with_noise(gpa, y)
+    assert 0.01 < fitted.scale < 0.04 and 0.0 < fitted.mix < 1.0  # true scale 0.02
+    far = np.linspace(0.2, 1.6, 15)  # far below the D/C edge at 2.5
+    risk = fitted.proba(far, sigma=0.25)[:, [3, 4]].sum(axis=1)
+    assert (np.diff(risk) < -1e-6).all()  # lower GPA, strictly higher risk: no ceiling
+    counts = _gpa_bins().with_noise(gpa, y, boundary=False)
+    flat = counts.proba(far, sigma=0.25)[:, [3, 4]].sum(axis=1)
+    assert np.ptp(flat[:5]) < 1e-9  # the class-conditional noise alone: one ceiling
+    # the better fit: held-out log likelihood
+    gpa2, y2 = _records(rng, 20_000, scale=0.02, swap=0.03)
+    rows = np.arange(len(y2))
+    assert (
+        np.log(fitted.proba(gpa2, 0.0)[rows, y2]).mean()
+        > np.log(counts.proba(gpa2, 0.0)[rows, y2]).mean()
+    )
+
+
+def test_uniform_label_noise_keeps_the_class_conditional_model() -> None:
+    gpa, y = _records(np.random.default_rng(1), 20_000, scale=0.0, swap=0.07)
+    fitted = _gpa_bins().with_noise(gpa, y)
+    counts = _gpa_bins().with_noise(gpa, y, boundary=False)
+    x = np.linspace(0.0, 4.0, 50)
+    np.testing.assert_allclose(fitted.proba(x, 0.2), counts.proba(x, 0.2), atol=0.01)
+
+
+def test_boundary_noise_cdf_matches_quadrature_and_survives_pickle() -> None:
+    from scipy.integrate import quad
+    from scipy.special import ndtr
+
+    bins = _gpa_bins()
+    bins.scale = 0.02
+    for sigma in (0.25, 0.01):
+        xs = np.array([-3.0, -0.3, -0.01, 0.0, 0.004, 0.2, 1.0, 50.0])
+        got = bins._noise_cdf(xs, sigma)
+        want = [
+            0.5
+            + np.arctan(x / 0.02) / np.pi
+            + quad(
+                lambda u, x=x, s=sigma: (
+                    (ndtr((x - u) / s) - (u < x)) * 0.02 / np.pi / (u * u + 4e-4)
+                ),
+                x - 14 * sigma,
+                x + 14 * sigma,
+                points=[x],
+                limit=500,
+            )[0]
+            for x in xs
+        ]
+        np.testing.assert_allclose(got, want, atol=2e-6)
+    again = pickle.loads(pickle.dumps(bins))
+    assert "_voigt_tables" not in again.__dict__ and again.scale == 0.02
+    old = pickle.loads(pickle.dumps(_gpa_bins()))
+    del old.__dict__["scale"], old.__dict__["mix"]  # pickled before the boundary noise
+    np.testing.assert_allclose(old.proba(np.array([1.0]), 0.2), _gpa_bins().proba([1.0], 0.2))
