@@ -95,9 +95,10 @@ class Settings(BaseSettings):
     )
     # -- risk lists (docs/serving.md) ---------------------------------------------------------
     risk_band_mode: Literal["cutoffs", "shares", "capacity"] = Field(
-        "shares",
-        description="Bands of a list by shares of the ranked list (default: high is a priority "
-        "whatever share the model calls at risk), by capacity, or by probability cut-offs.",
+        "cutoffs",
+        description="Bands of a list by probability cut-offs with the model's decision as the "
+        "high boundary (default: a student predicted at risk is always high), by shares of the "
+        "ranked list, or by capacity (docs/serving.md, Bands).",
     )
     risk_high_share: float = Field(
         0.10, gt=0, le=1, description="shares: the top share of a list that is 'high'."

@@ -212,8 +212,8 @@ def risk_digits(risks: list[float], most: int = 6) -> int:
 
 
 def band_counts(scored: Path) -> str:
-    """'bands: high 250 (10%), medium 1,666 (67%), low 584 (23%); 1,420 predicted at risk
-    beyond the high band are medium (band_reason says why)' of a scored file."""
+    """'bands: high 1,900 (76%), medium 350 (14%), low 250 (10%); high = everyone predicted
+    at risk, ...' of a scored file (under shares: how many at-risk students are medium)."""
     import pandas as pd
 
     table = pd.read_csv(scored, usecols=["risk_band", "band_reason"])
@@ -227,6 +227,12 @@ def band_counts(scored: Path) -> str:
     beyond = int(table["band_reason"].notna().sum())
     if beyond:
         text += f"; {beyond:,} predicted at risk beyond the high band are medium (band_reason)"
+    elif counts.get("high", 0) / total > 0.25:
+        # the default rule bands everyone predicted at risk high (docs/serving.md, Bands)
+        text += (
+            f"; high = everyone predicted at risk, ranked: start at the top "
+            f"(risk_band_mode: shares makes only the top 10%, {round(total / 10):,}, high)"
+        )
     return text
 
 

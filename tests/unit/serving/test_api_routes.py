@@ -37,14 +37,9 @@ def test_csv_is_scored_ranked_and_rejects_are_reported(
     assert set(ok["prediction"]) <= {"Dropout", "Not dropout"}
     raw = pd.read_csv(io.StringIO(r.text), dtype=str)
     assert raw.loc[raw["status"] == "ok", "rank"].str.fullmatch(r"\d+").all()  # integer ranks
-    assert r.headers["x-risk-bands"].startswith("high: top 10% of the list")
-    assert "predicted Dropout (risk >= " in r.headers["x-risk-bands"]
-    # a student predicted at risk is in the top band, or the list says why not (the default
-    # rule: the top 10% of the list is high)
-    flagged = ok[ok["prediction"] == "Dropout"]
-    below = flagged[flagged["risk_band"] != "high"]
-    assert len(flagged) > len(below) and (below["risk_band"] == "medium").all()
-    assert below["band_reason"].str.contains("is beyond the top 10% of 28").all()
+    assert r.headers["x-risk-bands"].startswith("high: predicted Dropout")
+    # a student predicted at risk is in the top band
+    assert (ok.loc[ok["prediction"] == "Dropout", "risk_band"] == "high").all()
     bad = out[out["status"] == "rejected"].set_index("student_id")
     assert bad.loc["s4", "errors"] == "Course: unknown category"
     assert bad.loc["s7", "errors"].startswith("Age at enrollment: wrong type")
@@ -77,11 +72,9 @@ def test_model_metadata(client: TestClient) -> None:
     assert body["profile"]["name"] == "uci-dropout-binary"
     assert body["classes"] == ["Not dropout", "Dropout"]
     bands = body["risk_bands"]
-    assert (bands["mode"], bands["high"], bands["medium"]) == ("shares", 0.6, 0.3)
-    assert (bands["high_share"], bands["medium_share"]) == (0.1, 0.25)
+    assert (bands["mode"], bands["high"], bands["medium"]) == ("cutoffs", 0.6, 0.3)
     assert bands["decision"].startswith("predicted Dropout (risk >= 0.50")
-    assert bands["rule"].startswith("high: top 10% of the list")
-    assert "Single predictions: high: predicted Dropout" in bands["rule"]
+    assert "high: predicted Dropout" in bands["rule"]
     assert body["reason_units"] == "percentage points of risk"
 
 

@@ -70,7 +70,7 @@ def test_score_file_writes_ranked_rows_rejects_and_log(
     assert not any("ignored" in w for w in summary.warnings)
     # the rejects land where the help says: beside --out, ranked.csv -> ranked.rejects.csv
     assert summary.rejects_path == tmp_path / "out.rejects.csv"
-    assert summary.band_rule.startswith("high: top 10% of the list")
+    assert summary.band_rule.startswith("high: predicted Dropout")
     rejects = pd.read_csv(summary.rejects_path)
     assert sorted(rejects["row"]) == [3, 6, 10]
     assert set(rejects["reason"]) == {
