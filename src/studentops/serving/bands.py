@@ -2,10 +2,10 @@
 
 A band tells a team whom to see first. Three rules, chosen with ``risk_band_mode``:
 
-- ``shares`` (lists; the default): the top ``risk_high_share`` of the ranked list is high, the
-  next students up to ``risk_medium_share`` of it medium (top 10% = high);
-- ``cutoffs`` (every channel): high at or above ``risk_high``, medium at or above
+- ``cutoffs`` (every channel; the default): high at or above ``risk_high``, medium at or above
   ``risk_medium``, low below;
+- ``shares`` (lists): the top ``risk_high_share`` of the ranked list is high, the next students
+  up to ``risk_medium_share`` of it medium (top 10% = high);
 - ``capacity`` (lists): the ``risk_capacity`` students a team can see are high, the rest medium
   at or above ``risk_medium``.
 
@@ -16,12 +16,11 @@ cut-offs, and at least medium under shares or capacity, with ``band_reason`` say
 have no list to rank within, so shares and capacity fall back to the cut-offs there; the rule
 text says so.
 
-Why shares by default: with the decision as a boundary, the cut-off rule's high band holds at
-least every student the model calls at risk, and on the seed profiles that is most of a cohort
-(measured on generated cohorts: two thirds to three quarters of ``student-performance``, where
-D or F is 64% of the real grades), so "high" prioritised nobody. A share keeps the high band a
-priority on every profile; the students predicted at risk beyond it are medium and
-``band_reason`` says so, which the issue (19) allows only with the reason.
+Why cut-offs by default: a band must never contradict the decision a counselor is shown, so by
+default every student predicted at risk is high on every profile (issue 19). On some profiles
+that is much of a cohort (two thirds of ``student-performance``, where D or F is 64% of the real
+grades); the list is ranked by a risk that does not tie, and a team that wants the band itself
+to prioritise chooses shares or capacity (docs/serving.md, Bands).
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ class RiskBands:
 
     high: float = 0.6
     medium: float = 0.3
-    mode: BandMode = "shares"
+    mode: BandMode = "cutoffs"
     high_share: float = 0.10
     medium_share: float = 0.25
     capacity: int = 50
