@@ -118,6 +118,26 @@ def write_log(url: str, current: Any) -> float:
     return time.perf_counter() - started
 
 
+def bench_profile() -> Any:
+    """The dataset profile of the benchmark's 40 columns (as a served model's profile types
+    the log's features)."""
+    from studentops.datasets.profile import Profile
+
+    columns: dict[str, Any] = {f"num_{i:02d}": {"type": "number"} for i in range(N_NUM)}
+    columns |= {
+        f"cat_{i:02d}": {"type": "category", "categories": [f"c{j}" for j in range(3 + i)]}
+        for i in range(N_CAT)
+    }
+    columns["outcome"] = {"type": "number"}
+    return Profile.model_validate(
+        {
+            "name": PROFILE,
+            "columns": columns,
+            "target": {"column": "outcome", "task": "regression"},
+        }
+    )
+
+
 def reference_profile(reference: Any) -> Any:
     from studentops.monitoring.reference import (
         ReferenceProfile,
@@ -158,7 +178,9 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
 
     if mode == "full":
         started = time.perf_counter()
-        copied = columnar.sync(f"sqlite:///{folder / 'log.db'}", folder / "columnar")
+        copied = columnar.sync(
+            f"sqlite:///{folder / 'log.db'}", folder / "columnar", {PROFILE: bench_profile()}
+        )
         synced = time.perf_counter()
         window = columnar.read_window(folder / "columnar", PROFILE, columns=list(ref.features))
         read = time.perf_counter()

@@ -63,10 +63,9 @@ def champion_reference(
         raise ModelError(f"no champion for profile '{profile_name}': train and promote one first")
     reference = load_reference(client, champion.run_id) if champion.run_id else None
     if reference is None:
-        raise ModelError(
-            f"{name} v{champion.version} has no reference profile (registered before monitoring "
-            "existed): train and register it again"
-        )
+        from studentops.monitoring.backfill import missing_reference_message
+
+        raise ModelError(missing_reference_message(name, champion.version, profile_name))
     return reference, champion
 
 
@@ -127,13 +126,13 @@ def columnar_folder(settings: Settings) -> Path:
 def window_from_file(path: str | Path, profile: Profile) -> pd.DataFrame:
     """A file's rows typed like the log's read layout (numbers float, categories as keys)."""
     from studentops.datasets.loading import read_table
-    from studentops.monitoring.columnar import _typed
+    from studentops.monitoring.columnar import typed_frame
 
     frame = read_table(path)
     features = [c for c in profile.feature_columns if c in frame.columns]
     if not features:
         raise DataError(f"{path}: none of the profile's feature columns is in the file")
-    typed = _typed(frame[features], profile)
+    typed = typed_frame(frame[features], profile)
     for extra in ("prediction", "risk_score"):
         if extra in frame.columns:
             typed[extra] = frame[extra]
@@ -246,13 +245,16 @@ def _prediction_drift(
     rows = window
     if from_log and "model_version" in window.columns:
         rows = window[window["model_version"].astype(str) == str(version)]
-    predictions = None
+    predictions = values = None
     if "prediction" in rows.columns:
-        predictions = category_keys(rows["prediction"].astype(object))
+        if reference.predicted_value is not None:  # regression: the predicted score
+            values = pd.to_numeric(rows["prediction"], errors="coerce").to_numpy(float)
+        else:
+            predictions = category_keys(rows["prediction"].astype(object))
     risk = None
     if "risk_score" in rows.columns:
         risk = pd.to_numeric(rows["risk_score"], errors="coerce").to_numpy(float)
-    return compare_predictions(reference, predictions, risk, opts, profile=profile)
+    return compare_predictions(reference, predictions, risk, opts, profile=profile, values=values)
 
 
 def _add_performance(

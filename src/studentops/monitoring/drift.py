@@ -335,9 +335,24 @@ def compare_predictions(
     risk: np.ndarray | None,
     opts: DriftOptions,
     profile: Profile | None = None,
+    values: np.ndarray | None = None,
 ) -> list[FeatureDrift]:
-    """Prediction drift: the class mix (category keys, named by ``profile``'s class labels)
-    and the risk-score distribution."""
+    """Prediction drift of the model's outputs in a window against its reference.
+
+    Args:
+        reference: the model's reference profile.
+        predictions: ``(n,)`` predicted classes as category keys (classification); compared
+            with the class mix by Jensen-Shannon, named by ``profile``'s class labels.
+        risk: ``(n,)`` risk scores in [0, 1] (NaN for none); compared by PSI on the
+            reference's deciles.
+        opts: thresholds; below ``opts.min_rows`` the figures are kept, the verdicts dropped.
+        values: ``(n,)`` predicted values (regression, in the target's unit, e.g. marks);
+            compared as ``predicted_value`` by the configured numeric statistic (PSI).
+
+    Returns:
+        Up to three :class:`FeatureDrift` entries: ``prediction``, ``predicted_value``,
+        ``risk_score`` (those the reference and the window both have).
+    """
     out = []
     n = 0
     if reference.prediction is not None and predictions is not None and len(predictions):
@@ -351,6 +366,13 @@ def compare_predictions(
                 js,
                 "prediction",
                 label=class_labeller(profile),
+            )
+        )
+    if reference.predicted_value is not None and values is not None and len(values):
+        n = max(n, len(values))
+        out.append(
+            compare_numeric(
+                "predicted_value", reference.predicted_value, values, opts, "prediction"
             )
         )
     if reference.risk_score is not None and risk is not None and len(risk):

@@ -10,7 +10,9 @@ version the latest prediction made before the outcome was known counts. Figures 
   decisions, as logged), ``positive_rate`` (flagged share) and ``outcome_rate`` (at-risk share);
 - calibration: ``ece`` (expected calibration error of the risk score over 10 equal-width bins;
   Naeini, Cooper & Hauskrecht, AAAI 2015) and ``brier`` (mean squared error of the risk score);
-- regression: ``rmse`` and ``mae`` as well.
+- regression: ``rmse``, ``mae`` (in the target's unit) and ``r2`` (coefficient of
+  determination, ``1 - SSE/SST``) always, whatever the selection metric; recall and the rest
+  on "at risk" = predicted/true value below the profile's ``at_risk_below``.
 
 The same figures per value of each sensitive column (groups of at least ``MIN_GROUP`` students).
 """
@@ -85,7 +87,7 @@ def _figures(
         if y.size:
             out["rmse"] = (float(np.sqrt(np.mean((y - v) ** 2))), int(y.size))
             out["mae"] = (float(np.mean(np.abs(y - v))), int(y.size))
-            if metric == "r2" and y.size > 1 and np.var(y) > 0:
+            if y.size > 1 and np.var(y) > 0:  # undefined for a constant outcome
                 out["r2"] = (float(1 - np.mean((y - v) ** 2) / np.var(y)), int(y.size))
         below = profile.target.at_risk_below
         if below is None:
