@@ -118,6 +118,7 @@ def window_from_log(
 
 
 def columnar_folder(settings: Settings) -> Path:
+    """The folder of the log's columnar read layout (:func:`.columnar.columnar_dir`)."""
     from studentops.monitoring.columnar import columnar_dir
 
     return columnar_dir(settings)

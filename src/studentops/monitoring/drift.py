@@ -71,6 +71,7 @@ class DriftOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DriftOptions:
+        """The options from ``monitor_*`` settings (see docs/monitoring.md)."""
         return cls(
             numeric_statistic=settings.monitor_numeric_statistic,
             categorical_statistic=settings.monitor_categorical_statistic,
@@ -83,6 +84,12 @@ class DriftOptions:
         )
 
     def threshold(self, statistic: str) -> float:
+        """The threshold of ``statistic``: from settings, else the statistic's default
+        (``DEFAULT_THRESHOLD`` beside its source in :mod:`studentops.monitoring.stats`).
+
+        Raises:
+            ValueError: an unknown statistic.
+        """
         if statistic in self.thresholds:
             return float(self.thresholds[statistic])
         return float(stats.module(statistic).DEFAULT_THRESHOLD)

@@ -58,7 +58,16 @@ def expected_calibration_error(
 
 def joined(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Predictions with their outcome: the latest prediction per student and version made
-    before the outcome was observed. Columns of both plus ``outcome``, ``observed_at``."""
+    before the outcome was observed.
+
+    Args:
+        predictions: ``(n_predictions, k)`` with ``student_key``, ``ts``, ``model_version``.
+        outcomes: :meth:`MonitorStore.read_outcomes` output.
+
+    Returns:
+        ``(n_joined, k + 3)``: the prediction columns plus ``outcome``, ``observed_at``,
+        ``groups``; at most one row per student and model version.
+    """
     if predictions.empty or outcomes.empty:
         return predictions.iloc[:0].assign(outcome=[], observed_at=[], groups=[])
     merged = predictions.merge(outcomes, on="student_key", how="inner")
@@ -156,6 +165,10 @@ def performance(
         profile: the dataset profile (task, at-risk classes, sensitive columns).
         joined_rows: :func:`joined` output.
         metric_by_version: each version's selection metric (from the registry's tags).
+
+    Returns:
+        One :class:`MetricValue` per figure, version and group (groups of at least
+        ``MIN_GROUP`` students); empty when nothing joined.
     """
     out: list[MetricValue] = []
     if joined_rows.empty:

@@ -82,10 +82,16 @@ class ReferenceProfile:
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite numbers as None), as logged with the model."""
         return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceProfile:
+        """A profile from :meth:`to_dict` output (``monitoring/reference.json``).
+
+        Raises:
+            KeyError: ``profile``, ``n_rows`` or ``features`` missing.
+        """
         return cls(
             profile=data["profile"],
             n_rows=int(data["n_rows"]),
