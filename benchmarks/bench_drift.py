@@ -168,7 +168,9 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
     opts = DriftOptions()
     # Imports are a process's start-up, not the check (a flow or the API has them loaded);
     # Evidently's side is warmed the same way.
+    import adbc_driver_sqlite.dbapi  # noqa: F401
     import pandas  # noqa: F401
+    import polars  # noqa: F401
     import pyarrow.dataset  # noqa: F401
     import scipy.special  # noqa: F401
     import sqlalchemy  # noqa: F401
