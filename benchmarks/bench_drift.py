@@ -118,6 +118,26 @@ def write_log(url: str, current: Any) -> float:
     return time.perf_counter() - started
 
 
+def bench_profile() -> Any:
+    """The dataset profile of the benchmark's 40 columns (as a served model's profile types
+    the log's features)."""
+    from studentops.datasets.profile import Profile
+
+    columns: dict[str, Any] = {f"num_{i:02d}": {"type": "number"} for i in range(N_NUM)}
+    columns |= {
+        f"cat_{i:02d}": {"type": "category", "categories": [f"c{j}" for j in range(3 + i)]}
+        for i in range(N_CAT)
+    }
+    columns["outcome"] = {"type": "number"}
+    return Profile.model_validate(
+        {
+            "name": PROFILE,
+            "columns": columns,
+            "target": {"column": "outcome", "task": "regression"},
+        }
+    )
+
+
 def reference_profile(reference: Any) -> Any:
     from studentops.monitoring.reference import (
         ReferenceProfile,
@@ -148,7 +168,9 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
     opts = DriftOptions()
     # Imports are a process's start-up, not the check (a flow or the API has them loaded);
     # Evidently's side is warmed the same way.
+    import adbc_driver_sqlite.dbapi  # noqa: F401
     import pandas  # noqa: F401
+    import polars  # noqa: F401
     import pyarrow.dataset  # noqa: F401
     import scipy.special  # noqa: F401
     import sqlalchemy  # noqa: F401
@@ -158,19 +180,31 @@ def child_studentops(folder: Path, mode: str) -> dict[str, Any]:
 
     if mode == "full":
         started = time.perf_counter()
-        copied = columnar.sync(f"sqlite:///{folder / 'log.db'}", folder / "columnar")
+        copied = columnar.sync(
+            f"sqlite:///{folder / 'log.db'}", folder / "columnar", {PROFILE: bench_profile()}
+        )
         synced = time.perf_counter()
-        window = columnar.read_window(folder / "columnar", PROFILE, columns=list(ref.features))
-        read = time.perf_counter()
-        features = compare_features(ref, feature_columns(window, ref), len(window), opts)
-        result = verdict(features, [], len(window), opts)
+        # As run_check reads the log: ten feature columns at a time (memory).
+        features, rows, read_s = [], 0, 0.0
+        batches = columnar.read_window_batches(
+            folder / "columnar", PROFILE, columns=list(ref.features)
+        )
+        while True:
+            before = time.perf_counter()
+            part = next(batches, None)
+            read_s += time.perf_counter() - before
+            if part is None:
+                break
+            rows = len(part)
+            features += compare_features(ref, feature_columns(part, ref), rows, opts)
+        result = verdict(features, [], rows, opts)
         done = time.perf_counter()
         return {
-            "rows": len(window),
+            "rows": rows,
             "copied": copied,
             "sync_s": synced - started,
-            "read_s": read - synced,
-            "compare_s": done - read,
+            "read_s": read_s,
+            "compare_s": done - synced - read_s,
             "seconds": done - started,
             "verdicts": {f.feature: f.any_drift for f in features},
             "status": result.status,
@@ -363,21 +397,59 @@ def report(
     )
     print(
         f"  studentops, statistics forced on 15 rows: windows with any alarm "
-        f"{f['any_column_alarm_rate']:.0%}, column alarms {f['column_alarm_rate']:.1%}"
+        f"{f['any_column_alarm_rate']:.0%}, column alarms {f['column_alarm_rate']:.1%}; "
+        f"verdicts {f['statuses']}"
     )
     print(
         f"  Evidently: windows with any alarm {win_e['any_column_alarm_rate']:.0%}, column alarms "
         f"{win_e['column_alarm_rate']:.1%} ({win_e['seconds']:.1f}s for {win_e['windows']} runs)"
     )
-    speed = evid["seconds"] / steady["seconds"]
+    speed_first = evid["seconds"] / first["seconds"]
+    speed_steady = evid["seconds"] / steady["seconds"]
+    peak = max(first_mb, steady_mb)
     found = steady["verdicts"]
     exact = all(found[s] for s in SHIFTED) and sum(found.values()) == len(SHIFTED)
-    print(
-        f"\nTargets: >= 10x faster: steady state {speed:.1f}x, first check "
-        f"{evid['seconds'] / first['seconds']:.1f}x; peak < 1 GB: "
-        f"{max(first_mb, steady_mb):.0f} MB; 5 shifted found and none of the 35 others: {exact}; "
-        f"false alarms <= 5%: {c['any_column_alarm_rate']:.0%}"
-    )
+    forced = f["any_column_alarm_rate"]
+    rows = [
+        (
+            ">= 10x faster than Evidently, first check (migrates the log)",
+            speed_first >= 10,
+            f"{speed_first:.1f}x ({first['seconds']:.2f}s vs {evid['seconds']:.2f}s)",
+        ),
+        (
+            ">= 10x faster than Evidently, steady state",
+            speed_steady >= 10,
+            f"{speed_steady:.1f}x ({steady['seconds']:.2f}s)",
+        ),
+        (
+            "< 1 GB peak memory (studentops)",
+            peak < 1024,
+            f"{peak:.0f} MB (first {first_mb:.0f}, steady {steady_mb:.0f}; "
+            f"Evidently {evid_mb:.0f})",
+        ),
+        (
+            "5 shifted columns found, none of the 35 others",
+            exact,
+            f"{sum(found[s] for s in SHIFTED)}/5 found, "
+            f"{sum(found.values()) - sum(found[s] for s in SHIFTED)} false",
+        ),
+        (
+            "0.01-sd shift in the current rows: no alarm",
+            not tiny_s["alarm"],
+            f"alarm={tiny_s['alarm']}",
+        ),
+        (
+            f"<= 5% false alarms, {args.windows} identical 15-row windows",
+            c["any_column_alarm_rate"] <= 0.05,
+            f"{c['any_column_alarm_rate']:.0%} as configured (too few rows); statistics "
+            f"forced: window verdict 'drift' {f['statuses'].get('drift', 0)}/{args.windows}, "
+            f"{forced:.0%} of windows with a column over its floor "
+            f"({f['column_alarm_rate']:.1%} of column checks)",
+        ),
+    ]
+    print(f"\n== targets (issue #12), {args.current:,} vs {args.reference:,} rows; {load()} ==")
+    for target, met, figure in rows:
+        print(f"  {'MET ' if met else 'MISS'} {target:52} {figure}")
 
 
 if __name__ == "__main__":

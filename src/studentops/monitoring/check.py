@@ -63,10 +63,9 @@ def champion_reference(
         raise ModelError(f"no champion for profile '{profile_name}': train and promote one first")
     reference = load_reference(client, champion.run_id) if champion.run_id else None
     if reference is None:
-        raise ModelError(
-            f"{name} v{champion.version} has no reference profile (registered before monitoring "
-            "existed): train and register it again"
-        )
+        from studentops.monitoring.backfill import missing_reference_message
+
+        raise ModelError(missing_reference_message(name, champion.version, profile_name))
     return reference, champion
 
 
@@ -101,24 +100,45 @@ def feature_columns(
     return out
 
 
-def window_from_log(
+LOG_COLUMNS = ["ts", "student_key", "model_version", "prediction", "risk_score"]
+
+
+def compare_log_window(
     settings: Settings,
     profile: Profile,
+    reference: ReferenceProfile,
     since: dt.datetime | None,
     until: dt.datetime | None,
-) -> pd.DataFrame:
-    """The profile's logged predictions in ``[since, until)``, synced to the read layout first."""
+    opts: DriftOptions,
+) -> tuple[pd.DataFrame, list[FeatureDrift]]:
+    """Sync the log, then compare its window with ``reference`` ten feature columns at a time.
+
+    Memory: the window's ``LOG_COLUMNS`` plus one batch of features, not the whole window
+    (a million rows of 40 features: about 80 MB a batch instead of 320 MB).
+
+    Returns:
+        ``(base, features)``: the window's ``LOG_COLUMNS`` as an ``(n_rows, 5)`` frame, oldest
+        first, and the feature verdicts in profile order.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the prediction log cannot be read.
+    """
     from studentops.monitoring import columnar
 
     folder = columnar_folder(settings)
     columnar.sync(settings.prediction_log, folder, {profile.name: profile})
-    columns = ["ts", "student_key", "model_version", "prediction", "risk_score"]
-    return columnar.read_window(
-        folder, profile.name, since, until, columns=columns + profile.feature_columns
-    )
+    base = columnar.read_window(folder, profile.name, since, until, columns=LOG_COLUMNS)
+    names = [c for c in profile.feature_columns if c in reference.features]
+    features: list[FeatureDrift] = []
+    if names:
+        for part in columnar.read_window_batches(folder, profile.name, since, until, names):
+            columns = feature_columns(part, reference)
+            features += compare_features(reference, columns, len(base), opts, profile=profile)
+    return base, features
 
 
 def columnar_folder(settings: Settings) -> Path:
+    """The folder of the log's columnar read layout (:func:`.columnar.columnar_dir`)."""
     from studentops.monitoring.columnar import columnar_dir
 
     return columnar_dir(settings)
@@ -127,13 +147,13 @@ def columnar_folder(settings: Settings) -> Path:
 def window_from_file(path: str | Path, profile: Profile) -> pd.DataFrame:
     """A file's rows typed like the log's read layout (numbers float, categories as keys)."""
     from studentops.datasets.loading import read_table
-    from studentops.monitoring.columnar import _typed
+    from studentops.monitoring.columnar import typed_frame
 
     frame = read_table(path)
     features = [c for c in profile.feature_columns if c in frame.columns]
     if not features:
         raise DataError(f"{path}: none of the profile's feature columns is in the file")
-    typed = _typed(frame[features], profile)
+    typed = typed_frame(frame[features], profile)
     for extra in ("prediction", "risk_score"):
         if extra in frame.columns:
             typed[extra] = frame[extra]
@@ -186,15 +206,15 @@ def run_check(
     if data is None:
         until = until or started
         since = since or until - dt.timedelta(days=settings.monitor_window_days)
-        window = window_from_log(settings, profile, since, until)
+        window, features = compare_log_window(settings, profile, reference, since, until, opts)
         source, kind = "log", "full"
     else:
         window = window_from_file(data, profile)
         source, kind = str(data), "drift"
+        features = compare_features(
+            reference, feature_columns(window, reference), len(window), opts, profile=profile
+        )
     n_rows = len(window)
-    features = compare_features(
-        reference, feature_columns(window, reference), n_rows, opts, profile=profile
-    )
     prediction = _prediction_drift(
         window, reference, model_version, opts, data is None, profile=profile
     )
@@ -246,13 +266,16 @@ def _prediction_drift(
     rows = window
     if from_log and "model_version" in window.columns:
         rows = window[window["model_version"].astype(str) == str(version)]
-    predictions = None
+    predictions = values = None
     if "prediction" in rows.columns:
-        predictions = category_keys(rows["prediction"].astype(object))
+        if reference.predicted_value is not None:  # regression: the predicted score
+            values = pd.to_numeric(rows["prediction"], errors="coerce").to_numpy(float)
+        else:
+            predictions = category_keys(rows["prediction"].astype(object))
     risk = None
     if "risk_score" in rows.columns:
         risk = pd.to_numeric(rows["risk_score"], errors="coerce").to_numpy(float)
-    return compare_predictions(reference, predictions, risk, opts, profile=profile)
+    return compare_predictions(reference, predictions, risk, opts, profile=profile, values=values)
 
 
 def _add_performance(

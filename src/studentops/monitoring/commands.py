@@ -145,6 +145,36 @@ def outcomes_cmd(
     )
 
 
+def backfill_reference_cmd(
+    profile: ProfileOpt,
+    data: Annotated[Path, typer.Option(help="The version's training file (CSV/Parquet).")],
+    version: Annotated[
+        str | None, typer.Option(help="Registered version (default: the champion).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Rebuild a reference the version already has.")
+    ] = False,
+) -> None:
+    """Build the reference profile of a model registered before monitoring existed."""
+    from studentops.config import load_settings
+    from studentops.monitoring.backfill import backfill_reference
+    from studentops.tracking import quiet_library_logs
+
+    quiet_library_logs()
+    if not data.exists():
+        raise StudentOpsError(f"--data {data}: no such file")
+    done = backfill_reference(
+        profile, data, settings=load_settings(), version=version, replace=replace
+    )
+    console.print(
+        f"logged a reference profile to {done.model_name} v{done.version} "
+        f"({done.n_rows:,} rows, {done.n_features} features from {data.name}); "
+        f"now: studentops monitor --profile {profile}"
+    )
+
+
 def register(app: typer.Typer) -> None:
+    """Add ``monitor``, ``outcomes`` and ``backfill-reference`` to the CLI ``app``."""
     app.command("monitor")(monitor_cmd)
     app.command("outcomes")(outcomes_cmd)
+    app.command("backfill-reference")(backfill_reference_cmd)

@@ -71,6 +71,7 @@ class DriftOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DriftOptions:
+        """The options from ``monitor_*`` settings (see docs/monitoring.md)."""
         return cls(
             numeric_statistic=settings.monitor_numeric_statistic,
             categorical_statistic=settings.monitor_categorical_statistic,
@@ -83,6 +84,12 @@ class DriftOptions:
         )
 
     def threshold(self, statistic: str) -> float:
+        """The threshold of ``statistic``: from settings, else the statistic's default
+        (``DEFAULT_THRESHOLD`` beside its source in :mod:`studentops.monitoring.stats`).
+
+        Raises:
+            ValueError: an unknown statistic.
+        """
         if statistic in self.thresholds:
             return float(self.thresholds[statistic])
         return float(stats.module(statistic).DEFAULT_THRESHOLD)
@@ -335,9 +342,24 @@ def compare_predictions(
     risk: np.ndarray | None,
     opts: DriftOptions,
     profile: Profile | None = None,
+    values: np.ndarray | None = None,
 ) -> list[FeatureDrift]:
-    """Prediction drift: the class mix (category keys, named by ``profile``'s class labels)
-    and the risk-score distribution."""
+    """Prediction drift of the model's outputs in a window against its reference.
+
+    Args:
+        reference: the model's reference profile.
+        predictions: ``(n,)`` predicted classes as category keys (classification); compared
+            with the class mix by Jensen-Shannon, named by ``profile``'s class labels.
+        risk: ``(n,)`` risk scores in [0, 1] (NaN for none); compared by PSI on the
+            reference's deciles.
+        opts: thresholds; below ``opts.min_rows`` the figures are kept, the verdicts dropped.
+        values: ``(n,)`` predicted values (regression, in the target's unit, e.g. marks);
+            compared as ``predicted_value`` by the configured numeric statistic (PSI).
+
+    Returns:
+        Up to three :class:`FeatureDrift` entries: ``prediction``, ``predicted_value``,
+        ``risk_score`` (those the reference and the window both have).
+    """
     out = []
     n = 0
     if reference.prediction is not None and predictions is not None and len(predictions):
@@ -351,6 +373,13 @@ def compare_predictions(
                 js,
                 "prediction",
                 label=class_labeller(profile),
+            )
+        )
+    if reference.predicted_value is not None and values is not None and len(values):
+        n = max(n, len(values))
+        out.append(
+            compare_numeric(
+                "predicted_value", reference.predicted_value, values, opts, "prediction"
             )
         )
     if reference.risk_score is not None and risk is not None and len(risk):

@@ -42,6 +42,8 @@ START_TIMEOUT_S = 60.0
 
 
 def write_frame(stream: IO[bytes], message: Any) -> None:
+    """Write one length-prefixed frame (4-byte big-endian length, then the JSON body,
+    :func:`studentops.json_values.dump_json`)."""
     body = dump_json(message)
     stream.write(_HEADER.pack(len(body)) + body)
     stream.flush()
@@ -63,6 +65,7 @@ class ProcessPredictionLog(PredictionLog):
     """A :class:`PredictionLog` whose rows are written by a child process; same interface."""
 
     def start(self) -> ProcessPredictionLog:
+        """Start the writer child process and the thread that feeds it; idempotent."""
         if self._thread is not None:
             return self
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -95,6 +98,7 @@ class ProcessPredictionLog(PredictionLog):
         return self
 
     def close(self, timeout: float = 10.0) -> None:
+        """Write what is buffered (up to ``timeout`` seconds), then stop the child process."""
         if self._thread is None:
             return
         self._stop_writer(timeout)

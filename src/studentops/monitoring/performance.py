@@ -10,7 +10,9 @@ version the latest prediction made before the outcome was known counts. Figures 
   decisions, as logged), ``positive_rate`` (flagged share) and ``outcome_rate`` (at-risk share);
 - calibration: ``ece`` (expected calibration error of the risk score over 10 equal-width bins;
   Naeini, Cooper & Hauskrecht, AAAI 2015) and ``brier`` (mean squared error of the risk score);
-- regression: ``rmse`` and ``mae`` as well.
+- regression: ``rmse``, ``mae`` (in the target's unit) and ``r2`` (coefficient of
+  determination, ``1 - SSE/SST``) always, whatever the selection metric; recall and the rest
+  on "at risk" = predicted/true value below the profile's ``at_risk_below``.
 
 The same figures per value of each sensitive column (groups of at least ``MIN_GROUP`` students).
 """
@@ -56,7 +58,16 @@ def expected_calibration_error(
 
 def joined(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Predictions with their outcome: the latest prediction per student and version made
-    before the outcome was observed. Columns of both plus ``outcome``, ``observed_at``."""
+    before the outcome was observed.
+
+    Args:
+        predictions: ``(n_predictions, k)`` with ``student_key``, ``ts``, ``model_version``.
+        outcomes: :meth:`MonitorStore.read_outcomes` output.
+
+    Returns:
+        ``(n_joined, k + 3)``: the prediction columns plus ``outcome``, ``observed_at``,
+        ``groups``; at most one row per student and model version.
+    """
     if predictions.empty or outcomes.empty:
         return predictions.iloc[:0].assign(outcome=[], observed_at=[], groups=[])
     merged = predictions.merge(outcomes, on="student_key", how="inner")
@@ -85,7 +96,7 @@ def _figures(
         if y.size:
             out["rmse"] = (float(np.sqrt(np.mean((y - v) ** 2))), int(y.size))
             out["mae"] = (float(np.mean(np.abs(y - v))), int(y.size))
-            if metric == "r2" and y.size > 1 and np.var(y) > 0:
+            if y.size > 1 and np.var(y) > 0:  # undefined for a constant outcome
                 out["r2"] = (float(1 - np.mean((y - v) ** 2) / np.var(y)), int(y.size))
         below = profile.target.at_risk_below
         if below is None:
@@ -154,6 +165,10 @@ def performance(
         profile: the dataset profile (task, at-risk classes, sensitive columns).
         joined_rows: :func:`joined` output.
         metric_by_version: each version's selection metric (from the registry's tags).
+
+    Returns:
+        One :class:`MetricValue` per figure, version and group (groups of at least
+        ``MIN_GROUP`` students); empty when nothing joined.
     """
     out: list[MetricValue] = []
     if joined_rows.empty:

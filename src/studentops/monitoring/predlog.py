@@ -99,7 +99,12 @@ def _dumps(value: Any) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned for appends: WAL and a busy timeout so several workers share SQLite."""
+    """An engine tuned for appends: WAL and a busy timeout so several workers share SQLite.
+
+    Raises:
+        sqlalchemy.exc.ArgumentError: a URL SQLAlchemy cannot parse.
+        ModuleNotFoundError: the URL's driver is not installed.
+    """
     engine = create_engine(url, json_serializer=_dumps, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -115,7 +120,11 @@ def make_engine(url: str) -> Engine:
 
 
 def create_table(engine: Engine) -> None:
-    """Create the table if absent; two workers racing to create it is not an error."""
+    """Create the table if absent; two workers racing to create it is not an error.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: still failing after 3 attempts 0.2 s apart.
+    """
     for attempt in range(3):
         try:
             metadata.create_all(engine, checkfirst=True)
@@ -213,7 +222,11 @@ class PredictionLog:
     # -- hot path --------------------------------------------------------------------------
 
     def submit(self, rows: Iterable[LogRow]) -> int:
-        """Buffer rows without blocking; returns how many were kept (the rest are dropped)."""
+        """Buffer rows without blocking; returns how many were kept.
+
+        Rows beyond ``queue_size`` are dropped and counted (``dropped["queue_full"]`` and
+        ``on_drop``), never raised: serving a student beats logging it.
+        """
         rows = list(rows)
         with self._lock:
             space = self.queue_size - len(self._buf)
@@ -230,6 +243,7 @@ class PredictionLog:
 
     @property
     def pending(self) -> int:
+        """Rows buffered and not yet written."""
         return len(self._buf)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -374,7 +388,14 @@ def _float_or_none(value: Any) -> float | None:
 
 
 def read_predictions(url: str, since: dt.datetime | None = None, limit: int | None = None) -> Any:
-    """Logged predictions as a DataFrame (oldest first), for monitoring and retraining."""
+    """Logged predictions as a DataFrame (oldest first), for retraining and small reads.
+
+    Returns ``(n_rows, 13)``: the table's columns, ``features`` and ``output`` as dicts. Checks
+    over many rows read the columnar layout instead (:mod:`.columnar`).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
+    """
     import pandas as pd
 
     engine = make_engine(url)

@@ -41,6 +41,7 @@ class MonitoringCollector(Collector):
         self._lock = threading.Lock()
 
     def describe(self) -> list[Any]:
+        """Nothing: describing would read the database when the collector is registered."""
         return []  # no database read when the collector is registered
 
     def _latest(self) -> dict[str, Any]:
@@ -60,6 +61,7 @@ class MonitoringCollector(Collector):
             return found
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The latest check's figures per profile as gauges, read from the store at scrape time."""
         checks = self._latest()
         detected = GaugeMetricFamily(
             "studentops_drift_detected",

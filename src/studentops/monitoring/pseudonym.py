@@ -28,6 +28,7 @@ class Pseudonymiser:
         self._base = hmac.new(self._key, digestmod=hashlib.sha256)
 
     def __call__(self, student_id: Any) -> str | None:
+        """The pseudonym of one raw id (hex text), None for a missing id."""
         if student_id is None:
             return None
         text = normalise_id(student_id)
@@ -44,5 +45,9 @@ def normalise_id(student_id: Any) -> str:
 
 
 def pseudonymise(student_id: Any, key: SecretStr | str | bytes) -> str | None:
-    """Pseudonymise one id (convenience; reuse a :class:`Pseudonymiser` in loops)."""
+    """Pseudonymise one id (convenience; reuse a :class:`Pseudonymiser` in loops).
+
+    Returns the keyed hash as hex text (HMAC-SHA256, RFC 2104, truncated to ``KEY_HEX_CHARS``
+    characters), None for a missing id.
+    """
     return Pseudonymiser(key)(student_id)

@@ -9,8 +9,9 @@ again and no student row leaves the training step. Per feature it holds:
 - categories: each category's share (the ``max_categories`` most frequent; the rest as
   ``other_share``), missing share;
 
-and for the model: the class mix of its predictions, the risk-score distribution (bins and
-sketch, like a number) and the class balance of the target (the regression target as a number).
+and for the model: the class mix of its predictions (classification) or the distribution of
+its predicted values (regression, bins and sketch like a number), the risk-score distribution
+and the class balance of the target (the regression target as a number).
 Predictions are the registered model's own, on its training rows (in-sample, so slightly more
 confident than on new students; the check's thresholds leave room for that).
 """
@@ -73,24 +74,38 @@ class ReferenceProfile:
     features: dict[str, Reference]
     prediction: CategoricalReference | None = None
     risk_score: NumericReference | None = None
+    predicted_value: NumericReference | None = None
     target: Reference | None = None
     target_name: str | None = None
+    source: str | None = None  # the training file's name when backfilled later
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite numbers as None), as logged with the model."""
         return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceProfile:
+        """A profile from :meth:`to_dict` output (``monitoring/reference.json``).
+
+        Raises:
+            KeyError: ``profile``, ``n_rows`` or ``features`` missing.
+        """
         return cls(
             profile=data["profile"],
             n_rows=int(data["n_rows"]),
             features={k: _ref(v) for k, v in data["features"].items()},
             prediction=_ref(data["prediction"]) if data.get("prediction") else None,  # type: ignore[arg-type]
             risk_score=_ref(data["risk_score"]) if data.get("risk_score") else None,  # type: ignore[arg-type]
+            predicted_value=(
+                _ref(data["predicted_value"])  # type: ignore[arg-type]
+                if data.get("predicted_value")
+                else None
+            ),
             target=_ref(data["target"]) if data.get("target") else None,
             target_name=data.get("target_name"),
+            source=data.get("source"),
             created_at=data.get("created_at", ""),
             format=int(data.get("format", FORMAT)),
         )
@@ -222,6 +237,9 @@ def build_reference(
             # Raw classes as keys, as the prediction log stores them (not display labels).
             predicted = pd.Series(np.asarray(model.predict_matrix(X), dtype=object))
             ref.prediction = categorical_reference(category_keys(predicted))
+        else:  # the predicted score itself (e.g. a mark out of 100)
+            values = np.asarray(model.predict_matrix(X), dtype=float)
+            ref.predicted_value = numeric_reference(values, bins)
         risk = model.risk_score_matrix(X)
         if risk is not None:
             ref.risk_score = numeric_reference(np.asarray(risk, dtype=float), bins)

@@ -203,7 +203,19 @@ def render_html(result: CheckResult, history: pd.DataFrame | None = None) -> str
 def write_report(
     result: CheckResult, folder: Path, history: pd.DataFrame | None = None
 ) -> tuple[Path, Path]:
-    """Write ``<profile>-<time>.html`` and ``.json`` into ``folder``; sets the result's paths."""
+    """Write ``<profile>-<time>.html`` and ``.json`` into ``folder``; sets the result's paths.
+
+    Args:
+        result: the check.
+        folder: created when missing.
+        history: :meth:`MonitorStore.read_metrics` rows, for the performance-over-time plots.
+
+    Returns:
+        ``(html path, json path)``; the HTML is self-contained (inline SVG, no scripts).
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result.started_at
     stem = f"{result.profile}-{stamp:%Y%m%dT%H%M%S}-{stamp.microsecond // 1000:03d}"

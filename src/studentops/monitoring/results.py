@@ -97,10 +97,12 @@ class FeatureDrift:
         return self.drifted or self.missing_drifted or self.unseen_drifted
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fields plus ``any_drift`` (NaN as None)."""
         return _clean(asdict(self) | {"any_drift": self.any_drift})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureDrift:
+        """An entry from :meth:`to_dict` output; a None statistic reads back as NaN."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["value"] = float("nan") if values.get("value") is None else values["value"]
@@ -136,6 +138,7 @@ class DatasetVerdict:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fields."""
         return _clean(asdict(self))
 
 
@@ -165,10 +168,12 @@ class MetricValue:
     window_end: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the fields (NaN as None, times as ISO text)."""
         return _clean(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MetricValue:
+        """A value from :meth:`to_dict` output; a None value reads back as NaN."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["value"] = float("nan") if values.get("value") is None else values["value"]
@@ -224,6 +229,9 @@ class CheckResult:
         return sorted(found, key=_severity, reverse=True)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: every field, the verdict, features, prediction, metrics and target
+        nested; NaN/inf as None; times as ISO text.
+        """
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["verdict"] = self.verdict.to_dict()
         out["features"] = [f.to_dict() for f in self.features]
@@ -234,6 +242,7 @@ class CheckResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """A result from :meth:`to_dict` output (stored JSON, report JSON); extra keys ignored."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["verdict"] = DatasetVerdict(**data["verdict"])

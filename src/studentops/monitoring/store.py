@@ -189,6 +189,7 @@ class MonitorStore:
 
     @property
     def engine(self) -> Engine:
+        """The SQLAlchemy engine of the store's URL, created on first use (installed driver)."""
         if self._engine is None:
             from studentops.databases import with_installed_driver
             from studentops.monitoring.predlog import make_engine
@@ -198,6 +199,7 @@ class MonitorStore:
         return self._engine
 
     def close(self) -> None:
+        """Dispose of the engine (its pooled connections); the store can be used again."""
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -213,7 +215,19 @@ class MonitorStore:
     def write_outcomes(
         self, profile: str, rows: Iterable[Outcome], source: str | None = None
     ) -> int:
-        """Append outcomes (a later outcome for the same student wins on read). Returns count."""
+        """Append outcomes (a later outcome for the same student wins on read).
+
+        Args:
+            profile: the dataset profile.
+            rows: pseudonymised outcomes (never raw ids: see :mod:`.outcomes`).
+            source: the file they came from (its name only).
+
+        Returns:
+            The number of rows written.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database refused the write (nothing written).
+        """
         now = dt.datetime.now(dt.UTC)
         values = [
             {
@@ -234,9 +248,13 @@ class MonitorStore:
         return len(values)
 
     def read_outcomes(self, profile: str) -> pd.DataFrame:
-        """The latest outcome per student: ``student_key, outcome, observed_at, groups``.
+        """The latest outcome per student, ``(n_students, 4)``.
 
-        ``groups`` is a dict (or None) per row.
+        Columns ``student_key, outcome`` (text), ``observed_at`` (UTC), ``groups`` (a dict of
+        sensitive column -> category key, or None).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
         """
         import pandas as pd
 
@@ -262,7 +280,12 @@ class MonitorStore:
     def write_check(self, result: CheckResult) -> int:
         """Write one check and its feature and metric rows in one transaction; returns its id.
 
-        Sets ``result.check_id``.
+        Sets ``result.check_id``. One row in ``monitor_checks`` (the whole result as JSON
+        too), one per feature (and prediction/target entry) in ``monitor_features``, one per
+        metric in ``monitor_metrics``.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database refused the write (nothing written).
         """
         v = result.verdict
         row = {

@@ -71,3 +71,60 @@ def test_a_recreated_log_is_synced_again(tmp_path) -> None:
         assert log.flush(30)
     assert columnar.sync(url, folder) == 10
     assert len(columnar.read_window(folder, PROFILE)) == 10
+
+
+def test_mixed_profiles_odd_values_and_the_driver_route_agree(tmp_path, monkeypatch) -> None:
+    """Two profiles in one chunk, a number sent as text, no features at all: typed alike by
+    the Arrow (ADBC) route and the plain DBAPI route."""
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    now = time.time()
+    odd = [
+        LogRow(
+            now,
+            "a",
+            {"Age at enrollment": " 19 ", "Course": 1.0},
+            "1",
+            0.1,
+            "low",
+            "{}",
+            "m",
+            "3",
+            1.0,
+            PROFILE,
+            "api",
+        ),
+        LogRow(now, "b", None, "0", None, "low", "{}", "m", "3", 1.0, PROFILE, "api"),  # type: ignore[arg-type]
+        LogRow(
+            now,
+            "c",
+            {"lunch": "standard", "reading_score": 71},
+            "64.5",
+            0.2,
+            "low",
+            "{}",
+            "m",
+            "1",
+            1.0,
+            "exams-math",
+            "api",
+        ),
+    ]
+    with PredictionLog(url, key="k") as log:
+        log.submit([*rows(5, 0, now), *odd])
+        assert log.flush(30)
+    frames = {}
+    for route in ("adbc", "dbapi"):
+        if route == "dbapi":
+            monkeypatch.setitem(sys.modules, "adbc_driver_sqlite", None)  # not installed
+        folder = tmp_path / route
+        assert columnar.sync(url, folder, chunk_rows=3) == 8
+        frames[route] = columnar.read_window(folder, PROFILE)
+        exams = columnar.read_window(folder, "exams-math")
+        assert exams["reading_score"].tolist() == [71.0] and exams["lunch"].tolist() == ["standard"]
+        assert exams["prediction"].tolist() == ["64.5"]
+    a, d = frames["adbc"], frames["dbapi"]
+    assert len(a) == 7 and a.drop(columns=["ts"]).equals(d.drop(columns=["ts"]))
+    assert a["Age at enrollment"].iloc[5] == 19.0 and a["Course"].iloc[5] == "1"
+    assert a["Age at enrollment"].isna().iloc[6] and a["risk_score"].isna().iloc[6]
