@@ -132,16 +132,19 @@ def search_fit_predict(
     own test part and cross-validation folds never share a student either. Training keeps 20 %
     of ``train`` as its own test part; its artifacts (plots, reports) are not kept here.
     """
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     split = "group" if profile.group else "stratified"
     with tempfile.TemporaryDirectory(prefix="early-warning-") as tmp:
         result = train_model(
-            train.reset_index(drop=True),
-            profile,
-            time_budget_s=time_budget_s,
-            split=split,
-            artifacts_dir=tmp,
+            TrainRequest(
+                frame=train.reset_index(drop=True),
+                profile=profile,
+                time_budget_s=time_budget_s,
+                split=split,
+                artifacts_dir=tmp,
+            )
         )
     logger.info(
         "train_model: %s, cv %s %.4f, %d trials, %.1fs",

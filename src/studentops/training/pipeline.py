@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 from studentops.config import Settings, load_settings
 from studentops.datasets.profile import Profile
 from studentops.errors import DataError
+from studentops.training.request import FinalFit
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from studentops.datasets.validation import ValidationResult
     from studentops.registry.models import VersionSummary
     from studentops.training.result import TrainResult, TrialRecord
@@ -56,6 +59,7 @@ class TuningOutcome:
     best_params: dict[str, Any] = field(default_factory=dict)
     trial_numbers: list[int] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    trials: list[TrialRecord] = field(default_factory=list)  # this worker's, in order
 
 
 def worker_id() -> str:
@@ -103,7 +107,8 @@ def train_and_register(
     data: str | Path | None,
     *,
     settings: Settings | None = None,
-    time_budget_s: float = 60.0,
+    time_budget_s: float | None = 60.0,
+    n_trials: int | None = None,
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
@@ -112,19 +117,34 @@ def train_and_register(
     split: str = "stratified",
     on_trial: OnTrial | None = None,
     register: bool = True,
+    final_fit: FinalFit = "all",
+    test_data: str | Path | None = None,
+    started: float | None = None,
 ) -> TrainingOutcome:
-    """Validate, train within a time budget, log everything to MLflow and register a challenger.
+    """Validate, train within the budget, log everything to MLflow and register a challenger.
 
     Args:
         profile: profile name, YAML path or Profile.
         data: CSV/Parquet file; None uses the profile's seed file under settings.data_dir.
-        time_budget_s: seconds for training (search, final fit, evaluation and reports).
+        time_budget_s: wall-clock seconds for the whole call, from ``started``: validation,
+            search, evaluation, final fit, importance, MLflow logging and registration. None
+            with ``n_trials``: a trial budget.
+        n_trials: trial budget (reproducible on any machine), or a cap under a time budget.
         metric: selection metric; None lets training pick the profile's default.
         on_trial: called after each search trial (progress bars).
         register: register the model as the profile's challenger (off for experiments).
+        final_fit: ``all`` registers the chosen members refitted on every validated row;
+            ``holdout`` registers the evaluated model (fitted on the training part only).
+        test_data: a labelled file the user kept apart, validated with the same profile: the
+            held-out evaluation uses it and nothing is carved out of ``data``.
+        started: ``time.perf_counter()`` when the user started (default: now).
 
     Returns:
         A TrainingOutcome with the TrainResult, the MLflow run and the registered version.
+
+    Raises:
+        DataError: no valid row in ``data`` or ``test_data``, one class only, too few rows.
+        ConfigError: a bad budget, split or metric.
     """
     import mlflow
 
@@ -132,13 +152,22 @@ def train_and_register(
     from studentops.registry import cards, models, tracking
     from studentops.registry.pyfunc import input_example, log_student_model
     from studentops.training.evaluate import get_metric
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
+    started = time.perf_counter() if started is None else started
     settings = settings or load_settings()
     prof, validation, rejects_path = load_training_data(
         profile, data, sep=sep, settings=settings, encoding=encoding
     )
+    test_frame = (
+        None
+        if test_data is None
+        else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
+    )
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
+    if test_data is not None:
+        summary["test_data"] = str(test_data)
     client = tracking.client_for(settings)
     experiment_id = tracking.ensure_experiment(client, prof.name, settings)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -160,15 +189,22 @@ def train_and_register(
 
         try:
             result = train_model(
-                validation.valid,
-                prof,
-                time_budget_s=time_budget_s,
-                metric=metric,
-                seed=seed,
-                artifacts_dir=artifacts_dir,
-                smote=smote,
-                split=split,
-                on_trial=report,
+                TrainRequest(
+                    frame=validation.valid,
+                    profile=prof,
+                    time_budget_s=time_budget_s,
+                    n_trials=n_trials,
+                    metric=metric,
+                    seed=seed,
+                    artifacts_dir=artifacts_dir,
+                    smote=smote,
+                    split=split,
+                    on_trial=report,
+                    test_frame=test_frame,
+                    final_fit=final_fit,
+                    started=started,
+                    log_after=True,
+                )
             )
         finally:
             trained_at = time.perf_counter()  # from here on, the time is tracking overhead
@@ -184,6 +220,8 @@ def train_and_register(
             result,
             extra_params={
                 "time_budget_s": time_budget_s,
+                "budget_mode": "time" if time_budget_s is not None else "trials",
+                "trials_budget": n_trials,
                 "seed": seed,
                 "smote": smote,
                 "data": summary["data"],
@@ -231,6 +269,46 @@ def train_and_register(
     )
 
 
+def load_test_data(
+    profile: Profile,
+    path: str | Path,
+    *,
+    sep: str | None,
+    settings: Settings,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Validate a test file the user kept apart with the same data contract as the training file.
+
+    Rejected rows go to a rejects CSV under home, as for the training file, with a warning.
+
+    Returns:
+        The valid rows, (n_rows, n_columns).
+
+    Raises:
+        DataError: the file cannot be read or has no valid row.
+    """
+    from studentops.datasets.validation import validate_file, write_rejects
+
+    _, validation = validate_file(
+        profile, path, sep=sep, require_target=True, settings=settings, encoding=encoding
+    )
+    top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
+    if validation.accepted == 0:
+        raise DataError(
+            f"no valid rows in the test data {path}: all {validation.total} rejected ({top})"
+        )
+    if validation.rejected:
+        where = write_rejects(validation, f"{profile.name}-test", settings)
+        log.warning(
+            "test data: %d of %d rows rejected (%s); see %s",
+            validation.rejected,
+            validation.total,
+            top,
+            where,
+        )
+    return validation.valid
+
+
 def _gate_gap(fairness: dict[str, Any] | None) -> float | None:
     """The FNR gap the fairness gate judges (None: no two groups large enough to judge)."""
     gate = (fairness or {}).get("gate") or {}
@@ -245,7 +323,8 @@ def tune_shared(
     settings: Settings | None = None,
     storage: str | None = None,
     study_name: str | None = None,
-    time_budget_s: float = 60.0,
+    time_budget_s: float | None = 60.0,
+    n_trials: int | None = None,
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
@@ -253,6 +332,9 @@ def tune_shared(
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
+    n_jobs: int | None = None,
+    algorithms: list[str] | None = None,
+    started: float | None = None,
 ) -> TuningOutcome:
     """Run search trials into a shared Optuna study until the budget is spent.
 
@@ -263,18 +345,28 @@ def tune_shared(
     one seed would propose the same points. Each trial is stamped with the user attribute
     ``worker`` (``host:pid``) when it starts running.
 
+    The search is set up by the same function as ``train``'s
+    (:func:`studentops.training.request.run_request_search`), under the same budget policy:
+    a time budget counts from ``started`` and keeps a reserve for the process exit.
+
     Args:
         storage: Optuna storage URL (``postgresql://...``); default ``settings.optuna_storage``.
         study_name: default ``studentops-<profile>``.
+        time_budget_s, n_trials: a time budget, or a trial budget (``time_budget_s=None``).
+        n_jobs, algorithms: parallel trials; restrict the candidate names.
 
     Returns:
         This worker's trials and the study's best value so far.
+
+    Raises:
+        ConfigError: no storage, or a bad budget, split or metric.
+        DataError: the file cannot be learnt from.
     """
     from studentops.errors import ConfigError
     from studentops.registry.tracking import with_installed_driver
-    from studentops.training.search import prepare_search_data, run_search, split_groups
-    from studentops.training.split import holdout_split
+    from studentops.training.request import SearchRequest, run_request_search
 
+    started = time.perf_counter() if started is None else started
     settings = settings or load_settings()
     url = storage or settings.optuna_storage
     if not url:
@@ -292,25 +384,25 @@ def tune_shared(
         if on_trial is not None:
             on_trial(record)
 
-    deadline = time.perf_counter() + time_budget_s
-    holdout = holdout_split(validation.valid, prof, kind=split, seed=seed)
-    train = validation.valid.iloc[holdout.train]
-    _, search_data = prepare_search_data(
-        train,
-        prof,
-        metric=metric,
-        seed=seed,
-        smote=smote,
-        groups=split_groups(train, prof, split),
-    )
-    outcome = run_search(
-        search_data,
-        deadline=deadline,
-        seed=(seed * 1_000_003 + os.getpid()) % (2**31),
-        storage=shared,  # Optuna takes a storage object as well as a URL
-        study_name=name,
-        on_trial=report,
-    )
+    outcome = run_request_search(
+        SearchRequest(
+            frame=validation.valid,
+            profile=prof,
+            time_budget_s=time_budget_s,
+            n_trials=n_trials,
+            metric=metric,
+            seed=seed,
+            sampler_seed=(seed * 1_000_003 + os.getpid()) % (2**31),
+            split=split,
+            smote=smote,
+            n_jobs=n_jobs,
+            algorithms=algorithms,
+            storage=shared,  # Optuna takes a storage object as well as a URL
+            study_name=name,
+            on_trial=report,
+            started=started,
+        )
+    ).outcome
     best_value, best_params = _best(outcome.study)
     return TuningOutcome(
         study_name=name,
@@ -322,6 +414,7 @@ def tune_shared(
         best_params=best_params,
         trial_numbers=sorted(mine),
         validation=validation.summary(),
+        trials=outcome.trials,
     )
 
 
