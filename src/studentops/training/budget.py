@@ -43,6 +43,9 @@ EXIT_S = 0.5
 # A fold in flight is stopped at the next boosting iteration or forest chunk: the overrun of the
 # search deadline is at most about one chunk, a fraction of a second on school-sized data.
 OVERRUN_S = 0.5
+# The global importance (SHAP or permutation on up to 300 held-out rows) stops at its time limit
+# after at least one chunk; it gets at least this long.
+IMPORTANCE_MIN_S = 1.0
 # Share of the search part kept for the final fit on all rows (one fit per ensemble member on
 # 5/4 of a fold's rows; a trial fits 5 folds, so this covers members of the slower trials).
 FINAL_FIT_SHARE = 0.15
@@ -150,8 +153,9 @@ class Budget:
 
     @property
     def final_fit_deadline(self) -> float:
-        """``perf_counter`` value when the final fit on all rows must be over."""
-        return self.end - self.reserve_s
+        """``perf_counter`` value when the final fit on all rows must be over: before the
+        logging reserve and a second for the importance (``inf`` under a trial budget)."""
+        return self.end - self.logging_s - IMPORTANCE_MIN_S
 
     def seconds_before_logging(self) -> float | None:
         """Seconds left for work before the logging reserve (None: no clock, trial budget)."""

@@ -352,6 +352,7 @@ def train_cmd(
         f"CV {result.metric} {result.cv_score:.4f}; "
         f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
     )
+    console.print(result.registered_note())
     console.print(_metrics_table(result.test_metrics, result.metric, result.undefined_reason))
     if result.undefined_reason:
         console.print(

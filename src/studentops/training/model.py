@@ -33,6 +33,18 @@ def class_codes(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
     return np.array([lookup[category_key(v)] for v in values], dtype=int)
 
 
+def typical_values(X: np.ndarray, categorical: list[int]) -> np.ndarray:
+    """Typical value of each column of an (n_rows, n_features) matrix, shape (n_features,):
+    the median of numbers, the most frequent code of categories (0 for an all-missing column)."""
+    ref = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
+    for j in categorical:
+        codes = X[:, j][~np.isnan(X[:, j])]
+        if len(codes):
+            values, counts = np.unique(codes, return_counts=True)
+            ref[j] = values[np.argmax(counts)]
+    return ref
+
+
 @dataclass(eq=False)
 class DerivedBins:
     """Bins of a derived target: ``edges`` as in the profile, ``class_of_bin`` as indices into

@@ -166,6 +166,7 @@ def train_and_register(
         else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
     )
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
+    budget_mode = "time" if time_budget_s is not None else "trials"
     if test_data is not None:
         summary["test_data"] = str(test_data)
     client = tracking.client_for(settings)
@@ -220,14 +221,20 @@ def train_and_register(
             result,
             extra_params={
                 "time_budget_s": time_budget_s,
-                "budget_mode": "time" if time_budget_s is not None else "trials",
+                "budget_mode": budget_mode,
                 "trials_budget": n_trials,
                 "seed": seed,
                 "smote": smote,
                 "data": summary["data"],
+                "final_fit": final_fit,
+                "registered_rows": result.registered_rows,
+                "test_data": summary.get("test_data"),
             },
             validation=summary,
         )
+        client.set_tag(run_id, "studentops.budget_mode", budget_mode)
+        for key, value in models.final_fit_tags(result.final_fit).items():
+            client.set_tag(run_id, key, value)
         tracking.log_reports(client, run_id, result, validation=summary, rejects_path=rejects_path)
         log_reference(
             client,
@@ -256,6 +263,7 @@ def train_and_register(
             higher_is_better=get_metric(result.metric, prof.task).greater_is_better,
             fairness_figure=(result.fairness or {}).get("gate"),
             score_undefined=result.undefined_reason,
+            final_fit=result.final_fit,
         )
         cards.log_model_card(client, result, version, validation=summary, settings=settings)
     return TrainingOutcome(
@@ -289,9 +297,12 @@ def load_test_data(
     """
     from studentops.datasets.validation import validate_file, write_rejects
 
-    _, validation = validate_file(
-        profile, path, sep=sep, require_target=True, settings=settings, encoding=encoding
-    )
+    try:
+        _, validation = validate_file(
+            profile, path, sep=sep, require_target=True, settings=settings, encoding=encoding
+        )
+    except DataError as exc:
+        raise DataError(f"test data {path}: {exc}") from exc
     top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
     if validation.accepted == 0:
         raise DataError(

@@ -25,7 +25,8 @@ from studentops.training.evaluate import (
     fold_score,
     heldout_undefined_reason,
 )
-from studentops.training.model import StudentModel
+from studentops.training.final_fit import final_fit
+from studentops.training.model import StudentModel, typical_values
 from studentops.training.request import TrainRequest, budget_for, run_request_search
 from studentops.training.result import TrainResult
 from studentops.training.search import blend, cross_validate, recover_best, select_ensemble
@@ -76,17 +77,6 @@ def _fallback(data: SearchData) -> Any:
     return cross_validate(data, name, dict(base_algorithm(name).default), number=-1)
 
 
-def _reference(X: np.ndarray, categorical: list[int]) -> np.ndarray:
-    """Typical value of each column: median of numbers, most frequent code of categories."""
-    ref = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
-    for j in categorical:
-        codes = X[:, j][~np.isnan(X[:, j])]
-        if len(codes):
-            values, counts = np.unique(codes, return_counts=True)
-            ref[j] = values[np.argmax(counts)]
-    return ref
-
-
 def build_model(
     profile: Profile,
     encoder: ProfileEncoder,
@@ -120,7 +110,7 @@ def build_model(
         threshold=threshold,
         class_weights=class_weights,
         sigma=sigma,
-        reference=_reference(data.X, list(encoder.categorical_indices_)),
+        reference=typical_values(data.X, list(encoder.categorical_indices_)),
     )
     return model, oof
 
@@ -147,7 +137,7 @@ def train_model(request: TrainRequest) -> TrainResult:
     from studentops.training.fairness import fairness_report
     from studentops.training.heldout import heldout_facts
 
-    budget = budget_for(request)
+    budget = budget_for(request, final_fit=request.final_fit == "all")
     start = budget.start
     _import_reporting()
     prepared = run_request_search(request, budget)
@@ -180,6 +170,17 @@ def train_model(request: TrainRequest) -> TrainResult:
         fairness = fairness_report(model, test, seed=seed)
         card_facts = heldout_facts(model, train, test, seed=seed)
         phases["evaluate"] = time.perf_counter() - mark
+        evaluated = model
+        model, final = final_fit(
+            model,
+            request.frame,
+            data.ctx,
+            mode=request.final_fit,
+            evaluated_rows=len(train),
+            test_rows=len(test),
+            deadline=budget.final_fit_deadline,
+        )
+        phases["final_fit"] = final.seconds
         mark = time.perf_counter()
         importance = global_importance(
             model, test, max_rows=300, seed=seed, time_budget_s=_importance_seconds(budget)
@@ -204,6 +205,7 @@ def train_model(request: TrainRequest) -> TrainResult:
             "test_rows": len(test),
             "split": request.split,
             "phases_s": phases,
+            "final_fit": final.to_dict(),
         },
     )
     best = model.estimator_summary()
@@ -222,11 +224,12 @@ def train_model(request: TrainRequest) -> TrainResult:
         algorithm=model.algorithm,
         best_params=best["params"],
         duration_s=time.perf_counter() - start,
-        split=request.split,
+        split=request.split if request.test_frame is None else "test file",
         fit_duration_s=fit_duration,
         importance=importance,
         card_facts=_plain(card_facts),
-        undefined_reason=heldout_undefined_reason(model, test),
+        undefined_reason=heldout_undefined_reason(evaluated, test),
+        final_fit=final.to_dict(),
     )
 
 
