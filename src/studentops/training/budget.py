@@ -29,17 +29,29 @@ import numpy as np
 
 BudgetMode = Literal["time", "trials"]
 
-# Seconds measured on a shared 2-core machine (load 1-2) with the CLI on ../shared/data
-# (649 to 4,424 rows, B = 20 s): what each stage after the search costs. See docs/training.md,
-# "Where the time goes".
-#   evaluation + fairness + held-out facts + importance (capped at 300 rows): ~1.0 s + 0.4 ms/row
-#   MLflow logging (trials, reports, reference, model) and registration:     ~2.5 s + 0.3 ms/row
-#   process exit (MLflow's and the thread pools' shutdown):                   ~0.5 s
-EVALUATE_BASE_S = 1.0
+# What the stages after the search cost, measured with the CLI on ../shared/data (1,000 to
+# 4,424 rows, B = 20 s) on the shared 2-core machine of this project at load average 7-9
+# (docs/training.md, "Where the time goes"):
+#   stage                                         student-performance  exams-math
+#   process start + imports (to the pipeline)            15.8 s           18.6 s
+#   validation                                            0.2 s            0.2 s
+#   MLflow set-up (client, experiment, run)               5.1 s            5.6 s
+#   reporting imports (matplotlib, fairlearn)             3.4 s            4.0 s
+#   ensemble + decision rules                             1.4 s            0.1 s
+#   evaluation, fairness, held-out facts                  1.9 s            0.8 s
+#   final fit + importance                                0.1 s            0.2 s
+#   MLflow logging + registration                         2.0 s            2.1 s
+#   process exit (library teardown)                       3.1 s            4.3 s
+# Every stage slows down with the machine's load, so the reserve after the search is taken in
+# proportion to the seconds the run spent before it (process start, validation, MLflow
+# set-up): 8.5 s after / 21.1 s before and 7.4 s / 24.4 s above, at most 0.40. The per-row
+# figures below are a floor for a quiet machine, where start-up is short.
+POST_PER_SETUP = 0.40
+EVALUATE_BASE_S = 0.8
 EVALUATE_PER_ROW_S = 0.0004
-LOG_BASE_S = 2.5
-LOG_PER_ROW_S = 0.0003
-EXIT_S = 0.5
+LOG_BASE_S = 1.5
+LOG_PER_ROW_S = 0.0002
+EXIT_S = 1.0
 # A fold in flight is stopped at the next boosting iteration or forest chunk: the overrun of the
 # search deadline is at most about one chunk, a fraction of a second on school-sized data.
 OVERRUN_S = 0.5
@@ -49,6 +61,26 @@ IMPORTANCE_MIN_S = 1.0
 # Share of the search part kept for the final fit on all rows (one fit per ensemble member on
 # 5/4 of a fold's rows; a trial fits 5 folds, so this covers members of the slower trials).
 FINAL_FIT_SHARE = 0.15
+
+
+def process_started() -> float:
+    """``time.perf_counter()`` value of this process's start, so a command's time budget counts
+    the interpreter start and imports a user waits for too.
+
+    Read from ``/proc/self/stat`` (field 22, start time in clock ticks after boot) and
+    ``/proc/uptime`` (proc(5)); where they do not exist, now.
+    """
+    import os
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        age = 0.0
+    return time.perf_counter() - max(0.0, min(age, 3600.0))
 
 
 class OutOfTime(Exception):
@@ -61,7 +93,12 @@ def logging_reserve(n_rows: int, *, log: bool = True) -> float:
 
 
 def post_search_reserve(
-    n_rows: int, budget_s: float, *, evaluate: bool = True, log: bool = True
+    n_rows: int,
+    budget_s: float,
+    *,
+    evaluate: bool = True,
+    log: bool = True,
+    setup_s: float = 0.0,
 ) -> float:
     """Seconds a time budget keeps after the search for the stages that follow it.
 
@@ -70,14 +107,20 @@ def post_search_reserve(
         budget_s: the whole budget in seconds.
         evaluate: the held-out evaluation, fairness audit and importance follow (``train``).
         log: MLflow logging and registration follow (``train`` through the pipeline).
+        setup_s: seconds the run spent before the search (start-up, validation, set-up); the
+            stages after the search take about ``POST_PER_SETUP`` times as long on the same
+            machine at the same load.
 
     Returns:
-        Seconds, at most half the budget (a tiny budget still searches). The constants are
-        measured costs (module docstring).
+        Seconds, the larger of the per-row floor and the share of ``setup_s``, at most half
+        the budget (a tiny budget still searches). The constants are measured costs (see the
+        table above them).
     """
     need = OVERRUN_S + logging_reserve(n_rows, log=log)
     if evaluate:
         need += EVALUATE_BASE_S + EVALUATE_PER_ROW_S * n_rows
+    if log:  # set-up and the stages after the search both include MLflow and exit
+        need = max(need, POST_PER_SETUP * setup_s)
     return min(need, 0.5 * budget_s)
 
 
@@ -135,10 +178,12 @@ class Budget:
             return cls("trials", start, math.inf, trials)
         if time_s <= 0:
             raise ConfigError(f"time budget must be positive, got {time_s}")
-        reserve = post_search_reserve(n_rows, time_s, evaluate=evaluate, log=log)
-        used = time.perf_counter() - start  # validation and set-up already spent
+        used = time.perf_counter() - start  # start-up, validation and set-up already spent
+        reserve = post_search_reserve(n_rows, time_s, evaluate=evaluate, log=log, setup_s=used)
         final = FINAL_FIT_SHARE * max(0.0, time_s - reserve - used) if final_fit else 0.0
-        logging = min(reserve, logging_reserve(n_rows, log=log))
+        # The logging part of the reserve grows with the reserve (the same slowdown).
+        floor = post_search_reserve(n_rows, time_s, evaluate=evaluate, log=log)
+        logging = min(reserve, logging_reserve(n_rows, log=log) * reserve / max(floor, 1e-9))
         return cls("time", start, float(time_s), trials, reserve, final, logging)
 
     @property

@@ -317,9 +317,10 @@ def train_cmd(
     """Validate, split, search, fit, evaluate, log to MLflow and register a challenger."""
     from studentops.datasets.commands import print_summary
     from studentops.output import echoed_by_command
+    from studentops.training.budget import process_started
     from studentops.training.pipeline import train_and_register
 
-    started = time.perf_counter()
+    started = process_started()  # the budget is the command's, as the user times it
     quiet_library_logs(optuna=True)
     settings = load_settings()
     data, split = opts.data, opts.split
@@ -383,7 +384,12 @@ def train_cmd(
             f"@{', @'.join(v.aliases)}; promote it with: "
             f"studentops promote --profile {result.profile.name}"
         )
-    console.print(f"done in {time.perf_counter() - started:.1f}s")
+    shown = {k: v for k, v in outcome.phases.items() if k != "total" and v >= 0.05}
+    console.print(
+        f"done in {time.perf_counter() - started:.1f}s ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in shown.items())
+        + ")"
+    )
 
 
 def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any) -> Path:
@@ -423,9 +429,10 @@ def tune_cmd(
     ] = False,
 ) -> None:
     """Run search trials into a shared Optuna study; start one per core, on any machine."""
+    from studentops.training.budget import process_started
     from studentops.training.pipeline import tune_shared
 
-    started = time.perf_counter()
+    started = process_started()
     quiet_library_logs(optuna=True)
     settings = load_settings()
     with _progress(opts, "tuning", enabled=not as_json) as progress:

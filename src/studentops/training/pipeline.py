@@ -44,6 +44,7 @@ class TrainingOutcome:
     run_id: str
     model_uri: str
     version: VersionSummary | None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage of the call
 
 
 @dataclass
@@ -157,6 +158,7 @@ def train_and_register(
 
     started = time.perf_counter() if started is None else started
     settings = settings or load_settings()
+    imported_at = time.perf_counter()
     prof, validation, rejects_path = load_training_data(
         profile, data, sep=sep, settings=settings, encoding=encoding
     )
@@ -165,6 +167,7 @@ def train_and_register(
         if test_data is None
         else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
     )
+    validated_at = time.perf_counter()
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
     budget_mode = "time" if time_budget_s is not None else "trials"
     if test_data is not None:
@@ -188,6 +191,7 @@ def train_and_register(
             if on_trial is not None:
                 on_trial(record)
 
+        set_up_at = time.perf_counter()
         try:
             result = train_model(
                 TrainRequest(
@@ -246,7 +250,8 @@ def train_and_register(
             tracking.finite({f"test_{k}": v for k, v in result.test_metrics.items()}),
             model_id=model_info.model_id,
         )
-    log.info("logged run %s to MLflow in %.1fs", run_id, time.perf_counter() - trained_at)
+    logged_at = time.perf_counter()
+    log.info("logged run %s to MLflow in %.1fs", run_id, logged_at - trained_at)
 
     version = None
     if register:
@@ -266,6 +271,16 @@ def train_and_register(
             final_fit=result.final_fit,
         )
         cards.log_model_card(client, result, version, validation=summary, settings=settings)
+    phases = {
+        "start": imported_at - started,
+        "validate": validated_at - imported_at,
+        "mlflow_setup": set_up_at - validated_at,
+    }
+    phases |= {k: float(v) for k, v in result.phases.items()}
+    phases["log"] = logged_at - trained_at
+    phases["register"] = time.perf_counter() - logged_at
+    phases["total"] = time.perf_counter() - started
+    log.info("train_and_register phases (s): %s", {k: round(v, 2) for k, v in phases.items()})
     return TrainingOutcome(
         result=result,
         validation=summary,
@@ -274,6 +289,7 @@ def train_and_register(
         run_id=run_id,
         model_uri=model_info.model_uri,
         version=version,
+        phases=phases,
     )
 
 

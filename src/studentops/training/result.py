@@ -87,6 +87,8 @@ class TrainResult:
             holdout), ``refitted``, ``registered_rows``, ``evaluated_rows``, ``test_rows``,
             ``seconds``, ``note``, ``description``. ``train_rows`` and ``cv_score`` are those
             of the evaluated model.
+        phases: wall-clock seconds of each stage (prepare, search, ensemble, evaluate,
+            final_fit, importance).
     """
 
     profile: Profile
@@ -109,6 +111,7 @@ class TrainResult:
     card_facts: dict[str, Any] = field(default_factory=dict)
     undefined_reason: str | None = None
     final_fit: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def registered_rows(self) -> int:

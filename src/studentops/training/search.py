@@ -521,12 +521,15 @@ class _SearchState:
         params = base_algorithm(name).suggest(trial, name + ".", data.ctx)
         ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
         cost = base_algorithm(name).cost(params, ctx)
+        # The first warm start is the cheap candidate a model falls back on when no trial
+        # finishes; it would be fitted after the search anyway, so the budget never stops it.
+        first = trial.number == 0 and name == candidate_names(data.task, False)[0]
         try:
             cand = cross_validate(
                 data,
                 name,
                 params,
-                deadline=self.deadline,
+                deadline=math.inf if first else self.deadline,
                 report=_pruning_reporter(trial),
                 number=trial.number,
                 fold_estimate=self.costs.estimate(name, cost),

@@ -139,16 +139,19 @@ def train_model(request: TrainRequest) -> TrainResult:
 
     budget = budget_for(request, final_fit=request.final_fit == "all")
     start = budget.start
+    mark = time.perf_counter()
     _import_reporting()
+    phases = {"imports": time.perf_counter() - mark}
     prepared = run_request_search(request, budget)
     data, outcome, train, test = prepared.data, prepared.outcome, prepared.train, prepared.test
-    phases = {"prepare": prepared.phases["prepare"], "search": prepared.phases["search"]}
+    phases |= {"prepare": prepared.phases["prepare"], "search": prepared.phases["search"]}
     mark = time.perf_counter()
     m = data.metric
-    candidates = recover_best(outcome, data) or [_fallback(data)]
-    model, oof = build_model(
-        request.profile, prepared.encoder, data, candidates, target_recall=request.target_recall
-    )
+    with threadpool_limits(limits=1):  # BLAS threads cost 20x on a busy 2-core box (measured)
+        candidates = recover_best(outcome, data) or [_fallback(data)]
+        model, oof = build_model(
+            request.profile, prepared.encoder, data, candidates, target_recall=request.target_recall
+        )
     cv_score, class_weights = model.cv_score, model.class_weights
     fit_duration = time.perf_counter() - start
     phases["ensemble"] = time.perf_counter() - mark
@@ -230,6 +233,7 @@ def train_model(request: TrainRequest) -> TrainResult:
         card_facts=_plain(card_facts),
         undefined_reason=heldout_undefined_reason(evaluated, test),
         final_fit=final.to_dict(),
+        phases=phases,
     )
 
 
