@@ -32,6 +32,8 @@ console = Console()
 
 
 class Split(StrEnum):
+    """The held-out split kinds of ``--split`` (see :mod:`studentops.training.split`)."""
+
     stratified = "stratified"
     random = "random"
     group = "group"
@@ -39,6 +41,8 @@ class Split(StrEnum):
 
 
 class FinalFitChoice(StrEnum):
+    """``--final-fit``: register the model refitted on all rows, or the evaluated one."""
+
     all = "all"
     holdout = "holdout"
 
@@ -251,6 +255,7 @@ class TrialProgress:
         self.progress.stop()
 
     def __call__(self, record: TrialRecord) -> None:
+        """Count one finished trial; show the best score and move the deadline."""
         self.trials += 1
         fields: dict[str, Any] = {"trials": self.trials}
         if record.best_so_far is not None:
@@ -508,6 +513,7 @@ def fairness_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``train``, ``tune`` and ``fairness`` to the CLI."""
     app.command("train")(train_cmd)
     app.command("tune")(tune_cmd)
     app.command("fairness")(fairness_cmd)

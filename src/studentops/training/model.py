@@ -62,6 +62,9 @@ class DerivedBins:
     noise: np.ndarray | None = None
 
     def proba(self, values: np.ndarray, sigma: float) -> np.ndarray:
+        """Class probabilities (n_rows, n_classes) of source predictions ``values`` (n_rows,) with
+        Normal(0, ``sigma``) errors: the mass of each bin, then the label noise.
+        """
         from scipy.special import ndtr
 
         bounds = np.r_[-np.inf, self.edges, np.inf]
@@ -92,6 +95,11 @@ class DerivedBins:
 
     @classmethod
     def from_profile(cls, profile: Profile, classes: Sequence[Any]) -> DerivedBins:
+        """The bins of the profile's derived target, classes as indices into ``classes``.
+
+        Raises:
+            ValueError: the profile has no derived target.
+        """
         d = profile.target.derive
         if d is None:
             raise ValueError(f"profile '{profile.name}' has no derived target")
@@ -131,6 +139,7 @@ class Member:
         return out / len(self.estimators)
 
     def output(self, X: np.ndarray) -> np.ndarray:
+        """Regressors: values (n_rows,); otherwise probabilities (n_rows, n_classes)."""
         return self.value(X) if self.kind == "regressor" else self.proba(X)
 
 
@@ -171,6 +180,7 @@ class StudentModel:
 
     @property
     def task(self) -> str:
+        """The profile's task: binary, multiclass or regression."""
         return self.profile.task
 
     @property
@@ -180,10 +190,12 @@ class StudentModel:
 
     @property
     def feature_columns(self) -> list[str]:
+        """The raw profile columns the model reads."""
         return self.profile.feature_columns
 
     @property
     def algorithm(self) -> str:
+        """The member's algorithm, or ``ensemble(a+b+...)``."""
         if len(self.members) == 1:
             return self.members[0].algorithm
         return "ensemble(" + "+".join(m.algorithm for m in self.members) + ")"
@@ -193,6 +205,7 @@ class StudentModel:
         return class_codes(values, self.classes_)
 
     def class_label(self, value: Any) -> str:
+        """The display label of a class value (the profile's ``target.labels``, else the value)."""
         labels = {category_key(k): v for k, v in (self.profile.target.labels or {}).items()}
         return str(labels.get(category_key(value), value))
 
@@ -221,6 +234,7 @@ class StudentModel:
     # -- the matrix path (serving) ---------------------------------------------------------
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The (n_rows, n_features) matrix of profile columns, as every member reads it."""
         return self.encoder.transform(frame)
 
     def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
@@ -237,6 +251,11 @@ class StudentModel:
         return out
 
     def predict_value_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Regression: the weighted members' values (n_rows,).
+
+        Raises:
+            TypeError: a classification model.
+        """
         if self.task != "regression":
             raise TypeError("predict_value is for regression models")
         return np.sum(
@@ -253,6 +272,7 @@ class StudentModel:
         return np.argmax(proba, axis=1)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Predicted classes (n_rows,) with the decision rule, or values for a regression."""
         if self.task == "regression":
             return self.predict_value_matrix(X)
         classes = np.empty(len(self.classes_), dtype=object)
@@ -271,6 +291,7 @@ class StudentModel:
         return output[:, self.risk_indices()].sum(axis=1)
 
     def risk_score_matrix(self, X: np.ndarray) -> np.ndarray | None:
+        """Risk score in [0, 1] per row (n_rows,), or None for a regression without a cut-off."""
         output = (
             self.predict_value_matrix(X)
             if self.task == "regression"

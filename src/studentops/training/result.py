@@ -44,6 +44,7 @@ class TrialRecord:
     time_left_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for trials.json and logs (without the progress fields)."""
         return {
             "number": self.number,
             "algorithm": self.algorithm,

@@ -60,6 +60,7 @@ class Algorithm:
 
     @property
     def default(self) -> dict[str, Any]:
+        """The first warm-start configuration: the algorithm's default parameters."""
         return self.starts[0]
 
     def suggest(self, trial: Any, prefix: str, ctx: Context) -> dict[str, Any]:
@@ -459,6 +460,7 @@ def base_algorithm(name: str) -> Algorithm:
 
 
 def is_derived(name: str) -> bool:
+    """Whether a candidate name regresses a derived target's source (``derived:ridge``)."""
     return name.startswith(DERIVED_PREFIX)
 
 
