@@ -429,16 +429,25 @@ def run_search(
     )
     _queue_warm_starts(study, starts)
     state = _SearchState(data, names, deadline, _Pool(data.metric, keep), on_trial)
-    remaining = deadline - time.perf_counter()
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         # One thread per trial and single-threaded libraries (see spaces.py).
         with threadpool_limits(limits=1):
-            if remaining > 0:
+            # The first trial runs alone and the budget never stops it: in a new study it is
+            # the cheap warm start a model falls back on (fitted after the search anyway), in
+            # a shared study it lets every worker contribute a trial.
+            state.unlimited = True
+            study.optimize(
+                state.objective, n_trials=1, callbacks=[state.after_trial], catch=(Exception,)
+            )
+            state.unlimited = False
+            remaining = deadline - time.perf_counter()
+            more = None if n_trials is None else n_trials - 1
+            if remaining > 0 and (more is None or more > 0):
                 study.optimize(
                     state.objective,
-                    n_trials=n_trials,
+                    n_trials=more,
                     timeout=remaining if math.isfinite(remaining) else None,
                     n_jobs=n_jobs or max(1, min(2, os.cpu_count() or 1)),
                     callbacks=[state.after_trial],
@@ -505,6 +514,7 @@ class _SearchState:
         self.records: list[TrialRecord] = []
         self.best: float | None = None
         self.refused = 0  # trials in a row stopped by the budget
+        self.unlimited = False  # the budget does not stop the trials now running
         self.lock = threading.Lock()
 
     def objective(self, trial: Any) -> float:
@@ -515,26 +525,27 @@ class _SearchState:
                 (``error`` attribute, one log line, the traceback in the debug log).
         """
         import optuna
+        from threadpoolctl import threadpool_limits
 
         data = self.data
         name = trial.suggest_categorical("algorithm", self.names)
         params = base_algorithm(name).suggest(trial, name + ".", data.ctx)
         ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
         cost = base_algorithm(name).cost(params, ctx)
-        # The first warm start is the cheap candidate a model falls back on when no trial
-        # finishes; it would be fitted after the search anyway, so the budget never stops it.
-        first = trial.number == 0 and name == candidate_names(data.task, False)[0]
         try:
-            cand = cross_validate(
-                data,
-                name,
-                params,
-                deadline=math.inf if first else self.deadline,
-                report=_pruning_reporter(trial),
-                number=trial.number,
-                fold_estimate=self.costs.estimate(name, cost),
-                on_fold=lambda seconds: self.costs.add(name, cost, seconds),
-            )
+            # OpenMP's thread count is per thread: the limit set around the study does not
+            # reach Optuna's worker threads, where histogram boosting would use every core.
+            with threadpool_limits(limits=1):
+                cand = cross_validate(
+                    data,
+                    name,
+                    params,
+                    deadline=math.inf if self.unlimited else self.deadline,
+                    report=_pruning_reporter(trial),
+                    number=trial.number,
+                    fold_estimate=self.costs.estimate(name, cost),
+                    on_fold=lambda seconds: self.costs.add(name, cost, seconds),
+                )
         except OutOfTime:
             self._refuse(trial)
             raise optuna.TrialPruned("budget") from None
