@@ -63,13 +63,9 @@ IMPORTANCE_MIN_S = 1.0
 FINAL_FIT_SHARE = 0.15
 
 
-def process_started() -> float:
-    """``time.perf_counter()`` value of this process's start, so a command's time budget counts
-    the interpreter start and imports a user waits for too.
-
-    Read from ``/proc/self/stat`` (field 22, start time in clock ticks after boot) and
-    ``/proc/uptime`` (proc(5)); where they do not exist, now.
-    """
+def process_age() -> float:
+    """Seconds since this process started, from ``/proc/self/stat`` (field 22, start time in
+    clock ticks after boot) and ``/proc/uptime`` (proc(5)); 0 where they do not exist."""
     import os
 
     try:
@@ -77,10 +73,20 @@ def process_started() -> float:
             ticks = int(f.read().rsplit(")", 1)[1].split()[19])
         with open("/proc/uptime", encoding="ascii") as f:
             uptime = float(f.read().split()[0])
-        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
-        age = 0.0
-    return time.perf_counter() - max(0.0, min(age, 3600.0))
+        return 0.0
+
+
+def process_started(max_age_s: float = 120.0) -> float:
+    """``time.perf_counter()`` value of this process's start, so a command's time budget counts
+    the interpreter start and imports a user waits for too.
+
+    A process older than ``max_age_s`` seconds is a long-lived one running the command (a
+    notebook, a test runner): its commands start now.
+    """
+    age = process_age()
+    return time.perf_counter() - (age if age <= max_age_s else 0.0)
 
 
 class OutOfTime(Exception):
