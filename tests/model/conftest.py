@@ -11,6 +11,7 @@ import pytest
 from studentops.datasets.loading import read_table
 from studentops.datasets.profile import load_profile
 from studentops.datasets.validation import validate
+from studentops.training.request import TrainRequest
 from studentops.training.result import TrainResult
 from studentops.training.train import train_model
 
@@ -34,13 +35,15 @@ def _train(name: str, data_dir: Path, out: Path) -> tuple[TrainResult, pd.DataFr
     profile = load_profile(name)
     frame = validate(read_table(data_dir / file, sep), profile).valid
     result = train_model(
-        frame,
-        profile,
-        time_budget_s=300,
-        artifacts_dir=out / name,
-        n_trials=len(algorithms),
-        n_jobs=1,
-        algorithms=algorithms,
+        TrainRequest(
+            frame=frame,
+            profile=profile,
+            time_budget_s=300,
+            artifacts_dir=out / name,
+            n_trials=len(algorithms),
+            n_jobs=1,
+            algorithms=algorithms,
+        )
     )
     return result, frame
 

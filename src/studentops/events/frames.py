@@ -152,8 +152,8 @@ def weekly_training_frame(week: int, oulad_dir: str | Path | None = None) -> pd.
 
     Returns:
         Raw profile columns, one row per enrolment (``n_enrolments`` rows);
-        ``validate(frame, profile)`` accepts every row, and
-        ``train_model(validate(...).valid, profile, split="group", ...)`` trains on it.
+        ``validate(frame, profile)`` accepts every row, and ``train_model`` trains on it
+        (``TrainRequest(frame=validate(...).valid, profile=profile, split="group")``).
 
     Raises:
         DataError: as :func:`oulad_weekly_features` and :func:`to_profile_frame`.

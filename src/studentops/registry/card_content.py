@@ -119,6 +119,7 @@ def data_section(card: dict[str, Any]) -> list[Block]:
     else:
         lines.append(f"Period: not recorded in the data (trained {card['trained_at']}).")
     lines.append(f"Data fingerprint: `{card['data_fingerprint']}` (hash of the training rows).")
+    lines.append(registered_model_line(card))
     balance = data.get("class_balance") or {}
     train, test = balance.get("train") or {}, balance.get("test") or {}
     rows = []
@@ -135,6 +136,24 @@ def data_section(card: dict[str, Any]) -> list[Block]:
     if rows:
         out.append(table(["class", "train", "held out"], rows, "Class balance"))
     return out
+
+
+def registered_model_line(card: dict[str, Any]) -> str:
+    """Which model this version is and which model the held-out metrics judge."""
+    final = card.get("final_fit") or {}
+    train_rows = card["data"]["train_rows"]
+    if final.get("refitted"):
+        return (
+            f"Registered model: the chosen members refitted on all "
+            f"{final.get('registered_rows', 0):,} validated rows after the evaluation (same "
+            f"members, ensemble weights and decision rule). The held-out metrics below judge "
+            f"the evaluated model, fitted on the {train_rows:,} training rows only."
+        )
+    why = f" ({final['note']})" if final.get("note") else ""
+    return (
+        f"Registered model: the evaluated model itself, fitted on the {train_rows:,} training "
+        f"rows{why}; the held-out metrics below judge this model."
+    )
 
 
 def metrics_section(card: dict[str, Any]) -> list[Block]:
@@ -156,9 +175,21 @@ def metrics_section(card: dict[str, Any]) -> list[Block]:
             f"Scored once on {card['data']['test_rows']:,} held-out students the search never "
             f"saw; {level}% percentile-bootstrap intervals (rows resampled). The selection "
             f"metric is **{card['metric']}** (cross-validated {num(card['cv_score'], 4)})."
+            + _refit_caveat(card)
         ),
         table(["metric", "value", f"{level}% interval"], rows),
     ]
+
+
+def _refit_caveat(card: dict[str, Any]) -> str:
+    final = card.get("final_fit") or {}
+    if not final.get("refitted"):
+        return ""
+    return (
+        " These are the evaluated model's figures: the registered model was refitted on every "
+        "row, these students included, so it has no held-out figure of its own (train with "
+        "`--final-fit holdout` to register the evaluated model instead)."
+    )
 
 
 def calibration_section(card: dict[str, Any]) -> list[Block]:

@@ -85,6 +85,7 @@ def build_card(
         "cv_score": result.cv_score,
         "trained_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "data_fingerprint": result.data_fingerprint,
+        "final_fit": dict(getattr(result, "final_fit", None) or {}),
         "data": {
             "source": source,
             "description": profile.description,

@@ -110,6 +110,7 @@ def models_cmd(
                 "score": v.score,
                 "fairness_max_gap": v.fairness_gap,
                 "test_metrics": v.test_metrics,
+                "registered_fit": v.registered_fit,
                 "run_id": v.run_id,
             }
             for v in versions
@@ -120,11 +121,16 @@ def models_cmd(
     if console.width < WIDE_TABLE:
         _print_versions_vertically(versions, metric_names)
         return
-    table = Table(title=versions[0].name, caption="underlined: the selection metric")
+    table = Table(
+        title=versions[0].name,
+        caption="underlined: the selection metric; metrics: held out, of the evaluated model; "
+        "fitted on: the registered model's rows",
+    )
     table.add_column("version", no_wrap=True)
     table.add_column("aliases", no_wrap=True)
     table.add_column("created (UTC)", no_wrap=True)
     table.add_column("algorithm", overflow="fold", max_width=36)
+    table.add_column("fitted on", no_wrap=True)
     table.add_column("fairness gap", justify="right")
     for metric in metric_names:
         table.add_column(metric, justify="right", no_wrap=True)
@@ -137,6 +143,7 @@ def models_cmd(
             aliases,
             v.created.strftime("%Y-%m-%d %H:%M"),
             v.algorithm or "-",
+            _fitted_on(v),
             "-" if v.fairness_gap is None else f"{v.fairness_gap:.4f}",
             *(_cell(v.test_metrics.get(m), m == v.metric) for m in metric_names),
             (v.run_id or "-")[:8],
@@ -146,15 +153,18 @@ def models_cmd(
 
 
 # Below this terminal width the table would cut names and collapse columns: one block per
-# version instead (measured: 7 columns + 3 metrics need about 110 characters).
-WIDE_TABLE = 110
+# version instead (measured: 8 columns + 4 metrics need about 150 characters).
+WIDE_TABLE = 150
 
 
 def _print_versions_vertically(versions: list[VersionSummary], metric_names: list[str]) -> None:
     """One block per version, a field per line: readable in an 80-column terminal."""
     from rich.padding import Padding
 
-    console.print(f"[bold]{versions[0].name}[/]  (underlined: the selection metric)")
+    console.print(
+        f"[bold]{versions[0].name}[/]  (underlined: the selection metric; metrics: held out, "
+        "of the evaluated model)"
+    )
     for v in versions:
         aliases = " ".join(f"@{a}" for a in v.aliases)
         style = "bold green" if "champion" in v.aliases else "bold"
@@ -164,6 +174,7 @@ def _print_versions_vertically(versions: list[VersionSummary], metric_names: lis
         grid.add_column(overflow="fold")
         grid.add_row("created (UTC)", v.created.strftime("%Y-%m-%d %H:%M"))
         grid.add_row("algorithm", v.algorithm or "-")
+        grid.add_row("fitted on", _fitted_on(v))
         gap = "-" if v.fairness_gap is None else f"{v.fairness_gap:.4f}"
         grid.add_row("fairness gap", gap)
         for m in metric_names:
@@ -181,6 +192,11 @@ def _shown_metrics(versions: list[VersionSummary]) -> list[str]:
     present = {k for v in versions for k in v.test_metrics}
     selected = [m for m in dict.fromkeys(v.metric for v in versions) if m in present]
     return selected + [m for m in _TABLE_METRICS if m in present and m not in selected][:4]
+
+
+def _fitted_on(v: VersionSummary) -> str:
+    """The registered model's rows (``all 2,392 rows``); ``-`` for versions from before."""
+    return v.registered_fit or "-"
 
 
 def _cell(value: float | None, selected: bool) -> str:

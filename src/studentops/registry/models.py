@@ -79,6 +79,7 @@ class VersionSummary:
     fairness_high: float | None = None
     fairness_detail: str | None = None
     score_undefined: str | None = None
+    registered_fit: str | None = None  # e.g. "all 2,392 rows" or "train part 1,913 rows"
 
     @property
     def uri(self) -> str:
@@ -165,6 +166,7 @@ def summarise(mv: ModelVersion) -> VersionSummary:
         fairness_high=_float(tags.get(f"{TAG}fairness_gap_high")),
         fairness_detail=tags.get(f"{TAG}fairness_gate_detail"),
         score_undefined=tags.get(f"{TAG}score_undefined"),
+        registered_fit=tags.get(f"{TAG}registered_fit"),
     )
 
 
@@ -264,6 +266,7 @@ def register_challenger(
     higher_is_better: bool | None = None,
     fairness_figure: Mapping[str, Any] | None = None,
     score_undefined: str | None = None,
+    final_fit: Mapping[str, Any] | None = None,
 ) -> VersionSummary:
     """Register ``model_uri`` as a new version of the profile's model and call it challenger.
 
@@ -280,6 +283,8 @@ def register_challenger(
             the gate judges with its interval, and the groups too small to judge.
         score_undefined: why the held-out metrics are undefined (NaN), kept as a tag so the
             score gate can say why it refuses.
+        final_fit: which model is registered and which one the test metrics judge
+            (``TrainResult.final_fit``), kept as tags ``registered_fit`` and ``final_fit``.
 
     Returns:
         The new version, holding the ``challenger`` alias.
@@ -322,11 +327,28 @@ def register_challenger(
         tags[f"{TAG}data_fingerprint"] = data_fingerprint
     if score_undefined:
         tags[f"{TAG}score_undefined"] = score_undefined
+    if final_fit:
+        tags.update(final_fit_tags(final_fit))
     tags.update({f"{TEST_PREFIX}{k}": _tag_value(float(v)) for k, v in test_metrics.items()})
     model_id = model_uri.removeprefix("models:/") if _is_logged_model_uri(model_uri) else None
     mv = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
     client.set_registered_model_alias(name, CHALLENGER, str(mv.version))
     return get_version(client, name, mv.version)
+
+
+def final_fit_tags(final_fit: Mapping[str, Any]) -> dict[str, str]:
+    """Version tags saying which model is registered and which one the test metrics judge.
+
+    ``final_fit`` is ``TrainResult.final_fit``: ``refitted``, ``registered_rows``,
+    ``evaluated_rows``, ``test_rows``, ``description``.
+    """
+    rows = int(final_fit.get("registered_rows", 0))
+    where = "all" if final_fit.get("refitted") else "train part"
+    registered = f"{where} {rows:,} rows"
+    return {
+        f"{TAG}registered_fit": registered,
+        f"{TAG}final_fit": str(final_fit.get("description", ""))[:500],
+    }
 
 
 def fairness_tags(figure: Mapping[str, Any] | None) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Training: the search, the final model, its evaluation, explanations and fairness audit."""

@@ -6,9 +6,12 @@ progress. Nothing heavy is imported until a command runs, so ``studentops --help
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,10 +32,19 @@ console = Console()
 
 
 class Split(StrEnum):
+    """The held-out split kinds of ``--split`` (see :mod:`studentops.training.split`)."""
+
     stratified = "stratified"
     random = "random"
     group = "group"
     time = "time"
+
+
+class FinalFitChoice(StrEnum):
+    """``--final-fit``: register the model refitted on all rows, or the evaluated one."""
+
+    all = "all"
+    holdout = "holdout"
 
 
 ProfileOpt = Annotated[
@@ -42,24 +54,136 @@ DataOpt = Annotated[
     Path | None,
     typer.Option("--data", "-d", help="CSV or Parquet file (default: the profile's seed file)."),
 ]
-BudgetOpt = Annotated[
-    float,
-    typer.Option("--time-budget", min=1, help="Seconds for the run (mostly the search)."),
-]
-MetricOpt = Annotated[
-    str | None, typer.Option("--metric", help="Selection metric (default: the task's).")
-]
 SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV delimiter (sniffed when omitted).")]
-EncodingOpt = Annotated[
-    str | None,
-    typer.Option("--encoding", help="CSV text encoding (default: the profile's, else detected)."),
-]
-SmoteOpt = Annotated[
-    bool, typer.Option("--smote", help="Oversample minority classes with SMOTE in training.")
-]
-SplitOpt = Annotated[
-    Split, typer.Option("--split", help="Held-out split: stratified, random, by group, or by time.")
-]
+
+# The options of every command that runs a search (train and tune), declared once.
+SEARCH_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "profile": (ProfileOpt, inspect.Parameter.empty),
+    "data": (DataOpt, None),
+    "time_budget": (
+        Annotated[
+            float | None,
+            typer.Option(
+                "--time-budget",
+                min=1,
+                help="Wall-clock seconds for the whole command (default 60 unless --trials).",
+            ),
+        ],
+        None,
+    ),
+    "trials": (
+        Annotated[
+            int | None,
+            typer.Option(
+                "--trials",
+                min=1,
+                help="A trial budget instead of a time budget: the same model for the same "
+                "data, seed and versions on any machine.",
+            ),
+        ],
+        None,
+    ),
+    "metric": (
+        Annotated[
+            str | None, typer.Option("--metric", help="Selection metric (default: the task's).")
+        ],
+        None,
+    ),
+    "seed": (
+        Annotated[
+            int,
+            typer.Option(help="Random seed (split, folds, models; tune workers add their pid)."),
+        ],
+        42,
+    ),
+    "sep": (SepOpt, None),
+    "encoding": (
+        Annotated[
+            str | None,
+            typer.Option(
+                "--encoding", help="CSV text encoding (default: the profile's, else detected)."
+            ),
+        ],
+        None,
+    ),
+    "smote": (
+        Annotated[
+            bool,
+            typer.Option("--smote", help="Oversample minority classes with SMOTE in training."),
+        ],
+        False,
+    ),
+    "split": (
+        Annotated[
+            Split,
+            typer.Option(
+                "--split", help="Held-out split: stratified, random, by group, or by time."
+            ),
+        ],
+        Split.stratified,
+    ),
+}
+DEFAULT_TIME_BUDGET_S = 60.0
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """The parsed :data:`SEARCH_OPTIONS` of one command."""
+
+    profile: str
+    data: Path | None
+    time_budget: float | None
+    trials: int | None
+    metric: str | None
+    seed: int
+    sep: str | None
+    encoding: str | None
+    smote: bool
+    split: Split
+
+    @property
+    def budget_s(self) -> float | None:
+        """The time budget: the one given, else 60 s unless a trial budget was given."""
+        if self.time_budget is None and self.trials is None:
+            return DEFAULT_TIME_BUDGET_S
+        return self.time_budget
+
+    def pipeline_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by ``train_and_register`` and ``tune_shared``."""
+        return {
+            "time_budget_s": self.budget_s,
+            "n_trials": self.trials,
+            "metric": self.metric,
+            "seed": self.seed,
+            "sep": self.sep,
+            "encoding": self.encoding,
+            "smote": self.smote,
+            "split": self.split.value,
+        }
+
+
+def with_search_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared :data:`SEARCH_OPTIONS`, handed to it as one
+    :class:`SearchOptions` in its first parameter ``opts``; its own options follow."""
+    own = [
+        p for name, p in inspect.signature(fn, eval_str=True).parameters.items() if name != "opts"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+        for name, (ann, default) in SEARCH_OPTIONS.items()
+    ]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> None:
+        opts = SearchOptions(**{name: kwargs.pop(name) for name in SEARCH_OPTIONS})
+        fn(opts, **kwargs)
+
+    # Typer reads the signature and the annotations; without __wrapped__ it reads these.
+    del command.__wrapped__
+    setattr(command, "__signature__", inspect.Signature([*shared, *own]))  # noqa: B010
+    command.__annotations__ = {p.name: p.annotation for p in [*shared, *own]}
+    return command
 
 
 class _BudgetColumn(ProgressColumn):
@@ -68,9 +192,17 @@ class _BudgetColumn(ProgressColumn):
     def render(self, task: Task) -> Table:
         from rich.progress_bar import ProgressBar
 
+        grid = Table.grid(padding=(0, 1))
+        planned = task.fields.get("planned")
+        if planned:  # a trial budget: no clock
+            done = int(task.fields.get("trials", 0))
+            grid.add_row(
+                ProgressBar(total=planned, completed=min(done, planned), width=30),
+                Text(f"{done}/{planned} trials"),
+            )
+            return grid
         budget = float(task.fields.get("budget", 0.0)) or 1.0
         left = float(task.fields.get("deadline", 0.0)) - time.monotonic()
-        grid = Table.grid(padding=(0, 1))
         grid.add_row(
             ProgressBar(total=budget, completed=min(max(budget - left, 0.0), budget), width=30),
             Text(f"{left:4.0f}s left" if left > 0 else str(task.fields.get("after", ""))),
@@ -86,7 +218,13 @@ class TrialProgress:
     """
 
     def __init__(
-        self, budget_s: float, title: str, *, after: str = "search over", enabled: bool = True
+        self,
+        budget_s: float,
+        title: str,
+        *,
+        after: str = "search over",
+        enabled: bool = True,
+        trials: int | None = None,
     ) -> None:
         self.trials = 0
         self.progress = Progress(
@@ -106,6 +244,7 @@ class TrialProgress:
             trials=0,
             best="-",
             after=after,
+            planned=trials if not budget_s else None,
         )
 
     def __enter__(self) -> TrialProgress:
@@ -116,13 +255,23 @@ class TrialProgress:
         self.progress.stop()
 
     def __call__(self, record: TrialRecord) -> None:
+        """Count one finished trial; show the best score and move the deadline."""
         self.trials += 1
         fields: dict[str, Any] = {"trials": self.trials}
         if record.best_so_far is not None:
             fields["best"] = f"{record.best_so_far:.4f}"
-        if record.time_left_s is not None:
+        if record.time_left_s is not None and record.time_left_s != float("inf"):
             fields["deadline"] = time.monotonic() + record.time_left_s
         self.progress.update(self.task_id, **fields)
+
+
+def _progress(
+    opts: SearchOptions, title: str, *, after: str = "search over", enabled: bool = True
+) -> TrialProgress:
+    """The progress bar of a command's budget: seconds, or trials under a trial budget."""
+    return TrialProgress(
+        opts.budget_s or 0.0, title, after=after, enabled=enabled, trials=opts.trials
+    )
 
 
 def _metrics_table(metrics: dict[str, float], selected: str, reason: str | None = None) -> Table:
@@ -138,16 +287,25 @@ def _metrics_table(metrics: dict[str, float], selected: str, reason: str | None 
     return table
 
 
+@with_search_options
 def train_cmd(
-    profile: ProfileOpt,
-    data: DataOpt = None,
-    time_budget: BudgetOpt = 60.0,
-    metric: MetricOpt = None,
-    seed: Annotated[int, typer.Option(help="Random seed (splits, search, models).")] = 42,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = None,
-    smote: SmoteOpt = False,
-    split: SplitOpt = Split.stratified,
+    opts: SearchOptions,
+    final_fit: Annotated[
+        FinalFitChoice,
+        typer.Option(
+            "--final-fit",
+            help="all: register the model refitted on every validated row (default); "
+            "holdout: register the evaluated model, fitted on the training part only.",
+        ),
+    ] = FinalFitChoice.all,
+    test_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--test-data",
+            help="Evaluate on this labelled file kept apart (same profile) instead of "
+            "carving a test part out of --data.",
+        ),
+    ] = None,
     as_of_week: Annotated[
         int | None,
         typer.Option(
@@ -164,13 +322,15 @@ def train_cmd(
     """Validate, split, search, fit, evaluate, log to MLflow and register a challenger."""
     from studentops.datasets.commands import print_summary
     from studentops.output import echoed_by_command
+    from studentops.training.budget import process_started
     from studentops.training.pipeline import train_and_register
 
+    started = process_started()  # the budget is the command's, as the user times it
     quiet_library_logs(optuna=True)
     settings = load_settings()
-    started = time.perf_counter()
+    data, split = opts.data, opts.split
     if as_of_week is not None:
-        data, split = _weekly_file(profile, as_of_week, events_dir, settings), Split.group
+        data, split = _weekly_file(opts.profile, as_of_week, events_dir, settings), Split.group
         console.print(
             f"as of week {as_of_week}: features from events before day {7 * as_of_week} "
             f"of each module -> {data}"
@@ -179,20 +339,17 @@ def train_cmd(
     # The pipeline logs its data warnings for library use; here the summary prints them.
     with (
         echoed_by_command("studentops.training.pipeline"),
-        TrialProgress(time_budget, "training", after=after) as progress,
+        _progress(opts, "training", after=after) as progress,
     ):
         outcome = train_and_register(
-            profile,
+            opts.profile,
             data,
             settings=settings,
-            time_budget_s=time_budget,
-            metric=metric,
-            seed=seed,
-            sep=sep,
-            encoding=encoding,
-            smote=smote,
-            split=split.value,
+            **(opts.pipeline_kwargs() | {"split": split.value}),
             on_trial=progress,
+            final_fit=final_fit.value,
+            test_data=test_data,
+            started=started,
         )
     result = outcome.result
     print_summary(outcome.validation | {"rejects_file": outcome.rejects_path})
@@ -201,6 +358,7 @@ def train_cmd(
         f"CV {result.metric} {result.cv_score:.4f}; "
         f"{result.train_rows:,} rows to train, {result.test_rows:,} held out ({result.split})"
     )
+    console.print(result.registered_note())
     console.print(_metrics_table(result.test_metrics, result.metric, result.undefined_reason))
     if result.undefined_reason:
         console.print(
@@ -231,7 +389,12 @@ def train_cmd(
             f"@{', @'.join(v.aliases)}; promote it with: "
             f"studentops promote --profile {result.profile.name}"
         )
-    console.print(f"done in {time.perf_counter() - started:.1f}s")
+    shown = {k: v for k, v in outcome.phases.items() if k != "total" and v >= 0.05}
+    console.print(
+        f"done in {time.perf_counter() - started:.1f}s ("
+        + ", ".join(f"{k} {v:.1f}" for k, v in shown.items())
+        + ")"
+    )
 
 
 def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any) -> Path:
@@ -241,8 +404,9 @@ def _weekly_file(profile: str, week: int, events_dir: Path | None, settings: Any
     return write_weekly_file(profile, week, events_dir, settings)
 
 
+@with_search_options
 def tune_cmd(
-    profile: ProfileOpt,
+    opts: SearchOptions,
     storage: Annotated[
         str | None,
         typer.Option(help="Optuna storage URL shared by workers (default: settings)."),
@@ -250,39 +414,27 @@ def tune_cmd(
     study: Annotated[
         str | None, typer.Option("--study", help="Study name (default: studentops-<profile>).")
     ] = None,
-    data: DataOpt = None,
-    time_budget: BudgetOpt = 60.0,
-    metric: MetricOpt = None,
-    seed: Annotated[int, typer.Option(help="Base seed; each worker adds its process id.")] = 42,
-    sep: SepOpt = None,
-    encoding: EncodingOpt = None,
-    smote: SmoteOpt = False,
-    split: SplitOpt = Split.stratified,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outcome as JSON (no progress bar).")
     ] = False,
 ) -> None:
     """Run search trials into a shared Optuna study; start one per core, on any machine."""
+    from studentops.training.budget import process_started
     from studentops.training.pipeline import tune_shared
 
+    started = process_started()
     quiet_library_logs(optuna=True)
     settings = load_settings()
-    progress = TrialProgress(time_budget, "tuning", enabled=not as_json)
-    with progress:
+    with _progress(opts, "tuning", enabled=not as_json) as progress:
         outcome = tune_shared(
-            profile,
-            data,
+            opts.profile,
+            opts.data,
             settings=settings,
             storage=storage,
             study_name=study,
-            time_budget_s=time_budget,
-            metric=metric,
-            seed=seed,
-            sep=sep,
-            encoding=encoding,
-            smote=smote,
-            split=split.value,
+            **opts.pipeline_kwargs(),
             on_trial=progress,
+            started=started,
         )
     if as_json:
         typer.echo(json.dumps(asdict(outcome), indent=2, default=str))
@@ -346,6 +498,7 @@ def fairness_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``train``, ``tune`` and ``fairness`` to the CLI."""
     app.command("train")(train_cmd)
     app.command("tune")(tune_cmd)
     app.command("fairness")(fairness_cmd)

@@ -37,6 +37,9 @@ def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
 
 
 def f1_macro(y: np.ndarray, p: np.ndarray) -> float:
+    """Macro-F1 of the argmax of ``p`` (n_rows, n_classes) against class indices ``y`` (n_rows,);
+    labels seen in neither truth nor prediction are left out, as scikit-learn's ``f1_score``.
+    """
     k = p.shape[1]
     cm = _confusion(y, _labels(p), k)
     tp = np.diag(cm).astype(float)
@@ -48,6 +51,7 @@ def f1_macro(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def f1_positive(y: np.ndarray, p: np.ndarray) -> float:
+    """Binary F1 of class 1 at the argmax of ``p`` (n_rows, 2); 0 when nothing is positive."""
     pred = _labels(p)
     tp = float(np.sum((pred == 1) & (y == 1)))
     denom = float(np.sum(pred == 1) + np.sum(y == 1))
@@ -55,10 +59,12 @@ def f1_positive(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    """Share of rows whose argmax of ``p`` (n_rows, n_classes) is the class index in ``y``."""
     return float(np.mean(_labels(p) == y))
 
 
 def balanced_accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y`` (n_rows,), at the argmax of ``p``."""
     k = p.shape[1]
     cm = _confusion(y, _labels(p), k)
     support = cm.sum(axis=1)
@@ -99,12 +105,18 @@ def _ap_binary(y01: np.ndarray, s: np.ndarray) -> float:
 
 
 def average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision (step-wise area under the precision-recall curve, as scikit-learn's
+    ``average_precision_score``) of the positive column; multiclass: macro one-vs-rest.
+    """
     if p.shape[1] == 2:
         return _ap_binary((y == 1).astype(int), p[:, 1])
     return float(np.nanmean([_ap_binary((y == c).astype(int), p[:, c]) for c in range(p.shape[1])]))
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean negative log-probability of the true class; ``p`` (n_rows, n_classes) is
+    renormalised and clipped to [eps, 1 - eps] (machine epsilon of float64).
+    """
     p = np.clip(p / p.sum(axis=1, keepdims=True), _EPS, 1 - _EPS)
     return float(-np.mean(np.log(p[np.arange(len(y)), y])))
 
@@ -118,15 +130,20 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def r2(y: np.ndarray, v: np.ndarray) -> float:
+    """Coefficient of determination of values ``v`` against ``y`` (both (n_rows,)); 0 when ``y``
+    is constant.
+    """
     ss = float(np.sum((y - y.mean()) ** 2))
     return 1.0 - float(np.sum((y - v) ** 2)) / ss if ss > 0 else 0.0
 
 
 def rmse(y: np.ndarray, v: np.ndarray) -> float:
+    """Root mean squared error, in the target's units."""
     return float(np.sqrt(np.mean((y - v) ** 2)))
 
 
 def mae(y: np.ndarray, v: np.ndarray) -> float:
+    """Mean absolute error, in the target's units."""
     return float(np.mean(np.abs(y - v)))
 
 

@@ -58,6 +58,18 @@ def _cauchy_tail(x: np.ndarray, sigma: float, gamma: float) -> np.ndarray:
     return 0.5 + np.arctan(x / gamma) / np.pi + 0.5 * sigma**2 * slope
 
 
+def typical_values(X: np.ndarray, categorical: list[int]) -> np.ndarray:
+    """Typical value of each column of an (n_rows, n_features) matrix, shape (n_features,):
+    the median of numbers, the most frequent code of categories (0 for an all-missing column)."""
+    ref = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
+    for j in categorical:
+        codes = X[:, j][~np.isnan(X[:, j])]
+        if len(codes):
+            values, counts = np.unique(codes, return_counts=True)
+            ref[j] = values[np.argmax(counts)]
+    return ref
+
+
 @dataclass(eq=False)
 class DerivedBins:
     """Bins of a derived target: ``edges`` as in the profile, ``class_of_bin`` as indices into
@@ -265,6 +277,7 @@ class Member:
         return out / len(self.estimators)
 
     def output(self, X: np.ndarray) -> np.ndarray:
+        """Regressors: values (n_rows,); otherwise probabilities (n_rows, n_classes)."""
         return self.value(X) if self.kind == "regressor" else self.proba(X)
 
 
@@ -305,6 +318,7 @@ class StudentModel:
 
     @property
     def task(self) -> str:
+        """The profile's task: binary, multiclass or regression."""
         return self.profile.task
 
     @property
@@ -314,10 +328,12 @@ class StudentModel:
 
     @property
     def feature_columns(self) -> list[str]:
+        """The raw profile columns the model reads."""
         return self.profile.feature_columns
 
     @property
     def algorithm(self) -> str:
+        """The member's algorithm, or ``ensemble(a+b+...)``."""
         if len(self.members) == 1:
             return self.members[0].algorithm
         return "ensemble(" + "+".join(m.algorithm for m in self.members) + ")"
@@ -327,6 +343,7 @@ class StudentModel:
         return class_codes(values, self.classes_)
 
     def class_label(self, value: Any) -> str:
+        """The display label of a class value (the profile's ``target.labels``, else the value)."""
         labels = {category_key(k): v for k, v in (self.profile.target.labels or {}).items()}
         return str(labels.get(category_key(value), value))
 
@@ -355,6 +372,7 @@ class StudentModel:
     # -- the matrix path (serving) ---------------------------------------------------------
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The (n_rows, n_features) matrix of profile columns, as every member reads it."""
         return self.encoder.transform(frame)
 
     def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
@@ -371,6 +389,11 @@ class StudentModel:
         return out
 
     def predict_value_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Regression: the weighted members' values (n_rows,).
+
+        Raises:
+            TypeError: a classification model.
+        """
         if self.task != "regression":
             raise TypeError("predict_value is for regression models")
         return np.sum(
@@ -387,6 +410,7 @@ class StudentModel:
         return np.argmax(proba, axis=1)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Predicted classes (n_rows,) with the decision rule, or values for a regression."""
         if self.task == "regression":
             return self.predict_value_matrix(X)
         classes = np.empty(len(self.classes_), dtype=object)
@@ -405,6 +429,7 @@ class StudentModel:
         return output[:, self.risk_indices()].sum(axis=1)
 
     def risk_score_matrix(self, X: np.ndarray) -> np.ndarray | None:
+        """Risk score in [0, 1] per row (n_rows,), or None for a regression without a cut-off."""
         output = (
             self.predict_value_matrix(X)
             if self.task == "regression"

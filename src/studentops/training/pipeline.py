@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 from studentops.config import Settings, load_settings
 from studentops.datasets.profile import Profile
 from studentops.errors import DataError
+from studentops.training.request import FinalFit
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from studentops.datasets.validation import ValidationResult
     from studentops.registry.models import VersionSummary
     from studentops.training.result import TrainResult, TrialRecord
@@ -41,6 +44,7 @@ class TrainingOutcome:
     run_id: str
     model_uri: str
     version: VersionSummary | None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage of the call
 
 
 @dataclass
@@ -56,6 +60,7 @@ class TuningOutcome:
     best_params: dict[str, Any] = field(default_factory=dict)
     trial_numbers: list[int] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    trials: list[TrialRecord] = field(default_factory=list)  # this worker's, in order
 
 
 def worker_id() -> str:
@@ -103,7 +108,8 @@ def train_and_register(
     data: str | Path | None,
     *,
     settings: Settings | None = None,
-    time_budget_s: float = 60.0,
+    time_budget_s: float | None = 60.0,
+    n_trials: int | None = None,
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
@@ -112,19 +118,34 @@ def train_and_register(
     split: str = "stratified",
     on_trial: OnTrial | None = None,
     register: bool = True,
+    final_fit: FinalFit = "all",
+    test_data: str | Path | None = None,
+    started: float | None = None,
 ) -> TrainingOutcome:
-    """Validate, train within a time budget, log everything to MLflow and register a challenger.
+    """Validate, train within the budget, log everything to MLflow and register a challenger.
 
     Args:
         profile: profile name, YAML path or Profile.
         data: CSV/Parquet file; None uses the profile's seed file under settings.data_dir.
-        time_budget_s: seconds for training (search, final fit, evaluation and reports).
+        time_budget_s: wall-clock seconds for the whole call, from ``started``: validation,
+            search, evaluation, final fit, importance, MLflow logging and registration. None
+            with ``n_trials``: a trial budget.
+        n_trials: trial budget (reproducible on any machine), or a cap under a time budget.
         metric: selection metric; None lets training pick the profile's default.
         on_trial: called after each search trial (progress bars).
         register: register the model as the profile's challenger (off for experiments).
+        final_fit: ``all`` registers the chosen members refitted on every validated row;
+            ``holdout`` registers the evaluated model (fitted on the training part only).
+        test_data: a labelled file the user kept apart, validated with the same profile: the
+            held-out evaluation uses it and nothing is carved out of ``data``.
+        started: ``time.perf_counter()`` when the user started (default: now).
 
     Returns:
         A TrainingOutcome with the TrainResult, the MLflow run and the registered version.
+
+    Raises:
+        DataError: no valid row in ``data`` or ``test_data``, one class only, too few rows.
+        ConfigError: a bad budget, split or metric.
     """
     import mlflow
 
@@ -133,13 +154,25 @@ def train_and_register(
     from studentops.registry import cards, models
     from studentops.registry.pyfunc import input_example, log_student_model
     from studentops.training.evaluate import get_metric
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
+    started = time.perf_counter() if started is None else started
     settings = settings or load_settings()
+    imported_at = time.perf_counter()
     prof, validation, rejects_path = load_training_data(
         profile, data, sep=sep, settings=settings, encoding=encoding
     )
+    test_frame = (
+        None
+        if test_data is None
+        else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
+    )
+    validated_at = time.perf_counter()
     summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
+    budget_mode = "time" if time_budget_s is not None else "trials"
+    if test_data is not None:
+        summary["test_data"] = str(test_data)
     client = tracking.client_for(settings)
     experiment_id = tracking.ensure_experiment(client, prof.name, settings)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -159,17 +192,25 @@ def train_and_register(
             if on_trial is not None:
                 on_trial(record)
 
+        set_up_at = time.perf_counter()
         try:
             result = train_model(
-                validation.valid,
-                prof,
-                time_budget_s=time_budget_s,
-                metric=metric,
-                seed=seed,
-                artifacts_dir=artifacts_dir,
-                smote=smote,
-                split=split,
-                on_trial=report,
+                TrainRequest(
+                    frame=validation.valid,
+                    profile=prof,
+                    time_budget_s=time_budget_s,
+                    n_trials=n_trials,
+                    metric=metric,
+                    seed=seed,
+                    artifacts_dir=artifacts_dir,
+                    smote=smote,
+                    split=split,
+                    on_trial=report,
+                    test_frame=test_frame,
+                    final_fit=final_fit,
+                    started=started,
+                    log_after=True,
+                )
             )
         finally:
             trained_at = time.perf_counter()  # from here on, the time is tracking overhead
@@ -185,12 +226,20 @@ def train_and_register(
             result,
             extra_params={
                 "time_budget_s": time_budget_s,
+                "budget_mode": budget_mode,
+                "trials_budget": n_trials,
                 "seed": seed,
                 "smote": smote,
                 "data": summary["data"],
+                "final_fit": final_fit,
+                "registered_rows": result.registered_rows,
+                "test_data": summary.get("test_data"),
             },
             validation=summary,
         )
+        client.set_tag(run_id, "studentops.budget_mode", budget_mode)
+        for key, value in models.final_fit_tags(result.final_fit).items():
+            client.set_tag(run_id, key, value)
         tracking.log_reports(client, run_id, result, validation=summary, rejects_path=rejects_path)
         log_reference(
             client,
@@ -202,7 +251,8 @@ def train_and_register(
             tracking.finite({f"test_{k}": v for k, v in result.test_metrics.items()}),
             model_id=model_info.model_id,
         )
-    log.info("logged run %s to MLflow in %.1fs", run_id, time.perf_counter() - trained_at)
+    logged_at = time.perf_counter()
+    log.info("logged run %s to MLflow in %.1fs", run_id, logged_at - trained_at)
 
     version = None
     if register:
@@ -219,8 +269,19 @@ def train_and_register(
             higher_is_better=get_metric(result.metric, prof.task).greater_is_better,
             fairness_figure=(result.fairness or {}).get("gate"),
             score_undefined=result.undefined_reason,
+            final_fit=result.final_fit,
         )
         cards.log_model_card(client, result, version, validation=summary, settings=settings)
+    phases = {
+        "start": imported_at - started,
+        "validate": validated_at - imported_at,
+        "mlflow_setup": set_up_at - validated_at,
+    }
+    phases |= {k: float(v) for k, v in result.phases.items()}
+    phases["log"] = logged_at - trained_at
+    phases["register"] = time.perf_counter() - logged_at
+    phases["total"] = time.perf_counter() - started
+    log.info("train_and_register phases (s): %s", {k: round(v, 2) for k, v in phases.items()})
     return TrainingOutcome(
         result=result,
         validation=summary,
@@ -229,7 +290,51 @@ def train_and_register(
         run_id=run_id,
         model_uri=model_info.model_uri,
         version=version,
+        phases=phases,
     )
+
+
+def load_test_data(
+    profile: Profile,
+    path: str | Path,
+    *,
+    sep: str | None,
+    settings: Settings,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Validate a test file the user kept apart with the same data contract as the training file.
+
+    Rejected rows go to a rejects CSV under home, as for the training file, with a warning.
+
+    Returns:
+        The valid rows, (n_rows, n_columns).
+
+    Raises:
+        DataError: the file cannot be read or has no valid row.
+    """
+    from studentops.datasets.validation import validate_file, write_rejects
+
+    try:
+        _, validation = validate_file(
+            profile, path, sep=sep, require_target=True, settings=settings, encoding=encoding
+        )
+    except DataError as exc:
+        raise DataError(f"test data {path}: {exc}") from exc
+    top = ", ".join(f"{r} ({n})" for r, n in validation.reasons.most_common(3))
+    if validation.accepted == 0:
+        raise DataError(
+            f"no valid rows in the test data {path}: all {validation.total} rejected ({top})"
+        )
+    if validation.rejected:
+        where = write_rejects(validation, f"{profile.name}-test", settings)
+        log.warning(
+            "test data: %d of %d rows rejected (%s); see %s",
+            validation.rejected,
+            validation.total,
+            top,
+            where,
+        )
+    return validation.valid
 
 
 def _gate_gap(fairness: dict[str, Any] | None) -> float | None:
@@ -246,7 +351,8 @@ def tune_shared(
     settings: Settings | None = None,
     storage: str | None = None,
     study_name: str | None = None,
-    time_budget_s: float = 60.0,
+    time_budget_s: float | None = 60.0,
+    n_trials: int | None = None,
     metric: str | None = None,
     seed: int = 42,
     sep: str | None = None,
@@ -254,6 +360,9 @@ def tune_shared(
     smote: bool = False,
     split: str = "stratified",
     on_trial: OnTrial | None = None,
+    n_jobs: int | None = None,
+    algorithms: list[str] | None = None,
+    started: float | None = None,
 ) -> TuningOutcome:
     """Run search trials into a shared Optuna study until the budget is spent.
 
@@ -264,18 +373,28 @@ def tune_shared(
     one seed would propose the same points. Each trial is stamped with the user attribute
     ``worker`` (``host:pid``) when it starts running.
 
+    The search is set up by the same function as ``train``'s
+    (:func:`studentops.training.request.run_request_search`), under the same budget policy:
+    a time budget counts from ``started`` and keeps a reserve for the process exit.
+
     Args:
         storage: Optuna storage URL (``postgresql://...``); default ``settings.optuna_storage``.
         study_name: default ``studentops-<profile>``.
+        time_budget_s, n_trials: a time budget, or a trial budget (``time_budget_s=None``).
+        n_jobs, algorithms: parallel trials; restrict the candidate names.
 
     Returns:
         This worker's trials and the study's best value so far.
+
+    Raises:
+        ConfigError: no storage, or a bad budget, split or metric.
+        DataError: the file cannot be learnt from.
     """
     from studentops.databases import with_installed_driver
     from studentops.errors import ConfigError
-    from studentops.training.search import prepare_search_data, run_search, split_groups
-    from studentops.training.split import holdout_split
+    from studentops.training.request import SearchRequest, run_request_search
 
+    started = time.perf_counter() if started is None else started
     settings = settings or load_settings()
     url = storage or settings.optuna_storage
     if not url:
@@ -293,25 +412,25 @@ def tune_shared(
         if on_trial is not None:
             on_trial(record)
 
-    deadline = time.perf_counter() + time_budget_s
-    holdout = holdout_split(validation.valid, prof, kind=split, seed=seed)
-    train = validation.valid.iloc[holdout.train]
-    _, search_data = prepare_search_data(
-        train,
-        prof,
-        metric=metric,
-        seed=seed,
-        smote=smote,
-        groups=split_groups(train, prof, split),
-    )
-    outcome = run_search(
-        search_data,
-        deadline=deadline,
-        seed=(seed * 1_000_003 + os.getpid()) % (2**31),
-        storage=shared,  # Optuna takes a storage object as well as a URL
-        study_name=name,
-        on_trial=report,
-    )
+    outcome = run_request_search(
+        SearchRequest(
+            frame=validation.valid,
+            profile=prof,
+            time_budget_s=time_budget_s,
+            n_trials=n_trials,
+            metric=metric,
+            seed=seed,
+            sampler_seed=(seed * 1_000_003 + os.getpid()) % (2**31),
+            split=split,
+            smote=smote,
+            n_jobs=n_jobs,
+            algorithms=algorithms,
+            storage=shared,  # Optuna takes a storage object as well as a URL
+            study_name=name,
+            on_trial=report,
+            started=started,
+        )
+    ).outcome
     best_value, best_params = _best(outcome.study)
     return TuningOutcome(
         study_name=name,
@@ -323,6 +442,7 @@ def tune_shared(
         best_params=best_params,
         trial_numbers=sorted(mine),
         validation=validation.summary(),
+        trials=outcome.trials,
     )
 
 

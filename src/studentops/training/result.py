@@ -44,6 +44,7 @@ class TrialRecord:
     time_left_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data for trials.json and logs (without the progress fields)."""
         return {
             "number": self.number,
             "algorithm": self.algorithm,
@@ -82,6 +83,13 @@ class TrainResult:
         undefined_reason: why every held-out metric is NaN ("undefined"), e.g. an at-risk
             class absent from the test part (see
             :func:`studentops.training.evaluate.heldout_undefined_reason`); None otherwise.
+        final_fit: which model ``model`` is and which one the held-out metrics judge
+            (:meth:`studentops.training.final_fit.FinalFit.to_dict`): ``mode`` (all or
+            holdout), ``refitted``, ``registered_rows``, ``evaluated_rows``, ``test_rows``,
+            ``seconds``, ``note``, ``description``. ``train_rows`` and ``cv_score`` are those
+            of the evaluated model.
+        phases: wall-clock seconds of each stage (prepare, search, ensemble, evaluate,
+            final_fit, importance).
     """
 
     profile: Profile
@@ -103,6 +111,20 @@ class TrainResult:
     importance: dict[str, Any] = field(default_factory=dict)
     card_facts: dict[str, Any] = field(default_factory=dict)
     undefined_reason: str | None = None
+    final_fit: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def registered_rows(self) -> int:
+        """Rows the returned (registered) model was fitted on."""
+        return int(self.final_fit.get("registered_rows", self.train_rows))
+
+    def registered_note(self) -> str:
+        """One sentence: which model is registered and which one the held-out metrics judge."""
+        return str(
+            self.final_fit.get("description")
+            or f"registered: the evaluated model (fitted on {self.train_rows:,} training rows)"
+        )
 
     @property
     def fairness_max_gap(self) -> float:
@@ -127,4 +149,6 @@ class TrainResult:
             "fit_duration_s": self.fit_duration_s,
             "fairness_max_gap": self.fairness_max_gap,
             "test_metrics_undefined": self.undefined_reason,
+            "final_fit": self.final_fit.get("mode", "holdout"),
+            "registered_rows": self.registered_rows,
         }

@@ -7,16 +7,17 @@ keeps its out-of-fold predictions and fold models. When the budget ends, a greed
 predictions and kept only if it scores better there than the best single candidate.
 
 Time: trials are refused or stopped (pruned as ``timeout``) when the deadline is near, using the
-time of the folds already fitted to project the rest; the final model is the fold models kept
-during the search, so nothing long happens after it.
+time of the folds already fitted to project the rest.
 
-Determinism: the TPE sampler and every model are seeded, so a fixed ``n_trials`` with
-``n_jobs=1`` and an ample budget repeats exactly; under a tight budget the number of trials
-depends on the machine's speed.
+Determinism: the TPE sampler and every model are seeded and single-threaded, so a trial budget
+(``n_trials`` with ``deadline=math.inf`` and ``n_jobs=1``) repeats exactly on any machine; under
+a time budget the number of trials depends on the machine's speed. The budget policy (reserve,
+deadline, fold projection, chunked fits) is :mod:`studentops.training.budget`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -30,20 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from studentops.training.budget import OutOfTime, fit_before_deadline, fold_would_overrun
 from studentops.training.evaluate import LABEL_METRICS, Metric, fold_score, get_metric
 from studentops.training.model import DerivedBins, Member, MemberKind, class_codes
 from studentops.training.result import TrialRecord
 from studentops.training.spaces import (
     Context,
-    Deadline,
-    DeadlinePassed,
     base_algorithm,
     build_pipeline,
     candidate_names,
     fit_params,
     is_derived,
     warm_starts,
-    xgboost_deadline,
 )
 
 if TYPE_CHECKING:
@@ -84,10 +83,6 @@ def debug_log() -> logging.Logger:
 OnTrial = Callable[[TrialRecord], None]
 
 
-class _Timeout(Exception):
-    """The budget ends before this candidate could finish its folds."""
-
-
 @dataclass
 class SearchData:
     """The training part as the search sees it."""
@@ -118,6 +113,9 @@ class Candidate:
 
 @dataclass
 class SearchOutcome:
+    """What a search hands back: the study, every trial in the order it ended, the kept
+    candidates (best first) and the deadline it ran under (``perf_counter`` seconds)."""
+
     study: Any
     trials: list[TrialRecord]
     candidates: list[Candidate]  # best first
@@ -216,8 +214,12 @@ def cross_validate(
             a trial that could not finish its first fold in time does not start.
         on_fold: called with the seconds each fold took (the search learns costs from it).
 
+    Returns:
+        The :class:`Candidate`: its (n_rows, n_classes) out-of-fold output ((n_rows,) for a
+        regression) and the fitted fold models as one :class:`Member`.
+
     Raises:
-        _Timeout: the deadline passed or the folds left would not finish before it.
+        OutOfTime: the deadline passed or the folds left would not finish before it.
     """
     start = time.perf_counter()
     derived = is_derived(name)
@@ -232,16 +234,23 @@ def cross_validate(
     estimators: list[Any] = []
     scores: list[float] = []
     n_folds = len(data.folds)
+    algorithm = base_algorithm(name).name
     for i, (tr, va) in enumerate(data.folds):
-        now = time.perf_counter()
-        per_fold = (now - start) / i if i else fold_estimate
-        if now + per_fold * (n_folds - i if i else 1) > deadline:
-            raise _Timeout
+        if fold_would_overrun(start, i, n_folds, fold_estimate, deadline):
+            raise OutOfTime
         if derived:
             tr = tr[~np.isnan(target[tr])]
-        est = build_pipeline(name, params, ctx, y_fit=target[tr])
+        y_fit = target[tr]
+        est = build_pipeline(name, params, ctx, y_fit=y_fit)
         fold_start = time.perf_counter()
-        _fit_before(est, name, params, ctx, data.X[tr], target[tr], deadline)
+        fit_before_deadline(
+            est,
+            algorithm,
+            data.X[tr],
+            y_fit,
+            functools.partial(fit_params, name, params, ctx, y_fit),
+            deadline,
+        )
         if on_fold is not None:
             on_fold(time.perf_counter() - fold_start)
         estimators.append(est)
@@ -276,74 +285,6 @@ def cross_validate(
     score = fold_score(data.metric, data.y, oof, data.folds)
     member.cv_score = score
     return Candidate(number, name, dict(params), score, oof, member, time.perf_counter() - start)
-
-
-def _fit_before(
-    est: Any,
-    name: str,
-    params: dict[str, Any],
-    ctx: Context,
-    X: np.ndarray,
-    y: np.ndarray,
-    deadline: float,
-) -> None:
-    """Fit, stopping boosting libraries between iterations when the deadline passes."""
-    stop = Deadline(deadline) if math.isfinite(deadline) else None
-    model = est.steps[-1][1]
-    algo = base_algorithm(name).name
-    xgb_hook = stop is not None and algo == "xgboost"
-    if stop is not None and xgb_hook:
-        model.set_params(callbacks=[xgboost_deadline(stop)])
-    kwargs = fit_params(name, params, ctx, y, stop)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            growing = _GROWN_IN_CHUNKS.get(algo)
-            if stop is not None and growing is not None:
-                _fit_in_chunks(est, model, growing, X, y, kwargs, stop)
-            else:
-                est.fit(X, y, **kwargs)
-    except DeadlinePassed:
-        raise _Timeout from None
-    finally:
-        if xgb_hook:
-            model.set_params(callbacks=None)  # served models carry no callback
-    if stop is not None and stop.hit:
-        raise _Timeout
-
-
-# Libraries without an iteration callback: grown with warm_start, checking the deadline between
-# chunks (the result equals one fit of the full size).
-_GROWN_IN_CHUNKS = {
-    "hist_gradient_boosting": "max_iter",
-    "random_forest": "n_estimators",
-    "extra_trees": "n_estimators",
-}
-
-
-def _fit_in_chunks(
-    est: Any,
-    model: Any,
-    size_param: str,
-    X: np.ndarray,
-    y: np.ndarray,
-    kwargs: dict[str, Any],
-    stop: Deadline,
-    chunk: int = 10,
-) -> None:
-    full = int(model.get_params()[size_param])
-    size = min(chunk, full)
-    model.set_params(warm_start=True, **{size_param: size})
-    try:
-        est.fit(X, y, **kwargs)
-        while size < full:
-            if stop.expired():
-                raise DeadlinePassed
-            size = min(size + chunk, full)
-            model.set_params(**{size_param: size})
-            est.fit(X, y, **kwargs)
-    finally:
-        model.set_params(warm_start=False, **{size_param: full})
 
 
 def _residual_sd(target: np.ndarray, values: np.ndarray) -> float:
@@ -401,7 +342,9 @@ def _record(trial: Any, deadline: float, best: float | None) -> TrialRecord:
         duration_s=round(duration, 3),
         state=state,
         best_so_far=best,
-        time_left_s=round(max(0.0, deadline - time.perf_counter()), 2),
+        time_left_s=(
+            round(max(0.0, deadline - time.perf_counter()), 2) if math.isfinite(deadline) else None
+        ),
     )
 
 
@@ -439,7 +382,7 @@ def run_search(
     deadline: float,
     seed: int = 42,
     n_trials: int | None = None,
-    storage: str | None = None,
+    storage: Any = None,
     study_name: str | None = None,
     on_trial: OnTrial | None = None,
     n_jobs: int | None = None,
@@ -450,27 +393,33 @@ def run_search(
 
     Args:
         data: from :func:`prepare_search_data`.
-        deadline: when the search must be over (the last trial is stopped at a fold boundary).
+        deadline: when the search must be over (the last trial is stopped at a fold boundary);
+            ``math.inf`` for a trial budget (no clock: the same trials on any machine).
         seed: seed of the TPE sampler (models use ``data.ctx.seed``).
         n_trials: cap on trials (``None``: until the deadline).
-        storage, study_name: an Optuna storage URL and study name to share one study between
-            processes (``load_if_exists``); the warm-start configurations are queued only in a
-            new study.
+        storage, study_name: an Optuna storage (URL or object) and study name to share one
+            study between processes (``load_if_exists``); the warm-start configurations are
+            queued only in a new study.
         on_trial: called with a :class:`TrialRecord` after every trial (progress bars); it runs
             in the search's worker threads, so keep it short.
         n_jobs: trials run in parallel threads (default: up to 2 cores); 1 is deterministic.
         algorithms: restrict the candidate names (default: all that apply).
         keep: how many top candidates keep their fold models for the ensemble.
+
+    Returns:
+        A :class:`SearchOutcome`.
+
+    Raises:
+        ValueError: neither a finite deadline nor ``n_trials`` (the search would not end).
     """
     import optuna
     from threadpoolctl import threadpool_limits
 
-    names = list(algorithms) if algorithms else candidate_names(data.task, data.source is not None)
-    if data.source is None:
-        names = [n for n in names if not is_derived(n)]
+    if not math.isfinite(deadline) and n_trials is None:
+        raise ValueError("a search needs a finite deadline or n_trials")
+    names = _search_names(data, algorithms)
     _import_libraries(names, data)
     starts = warm_starts(names)
-    n_jobs = n_jobs or max(1, min(2, os.cpu_count() or 1))
     study = create_study(
         data.metric,
         seed=seed,
@@ -478,110 +427,187 @@ def run_search(
         study_name=study_name,
         n_startup_trials=max(5, len(starts)),
     )
-    if not study.trials:
-        for name, params in starts:
-            study.enqueue_trial(
-                {"algorithm": name, **{f"{name}.{k}": v for k, v in params.items()}}
-            )
-    pool = _Pool(data.metric, keep)
-    unit_seconds: dict[str, list[float]] = {}  # seconds per unit of Algorithm.cost, per name
-    all_folds: list[float] = []  # seconds of every fold fitted
-    records: list[TrialRecord] = []
-    best: list[float | None] = [None]
-    refused = [0]  # trials in a row stopped by the budget
-    lock = threading.Lock()
-
-    def objective(trial: optuna.Trial) -> float:
-        name = trial.suggest_categorical("algorithm", names)
-        params = base_algorithm(name).suggest(trial, name + ".", data.ctx)
-
-        def report(value: float, step: int) -> None:
-            trial.report(value, step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
-        ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
-        cost = base_algorithm(name).cost(params, ctx)
-        seen = unit_seconds.get(name)
-        # Never run before: expect a typical fold of what has run (a new algorithm should not
-        # start its first fold seconds before the deadline).
-        estimate = float(np.median(seen)) * cost if seen else _median(all_folds)
-
-        def on_fold(seconds: float) -> None:
-            with lock:
-                unit_seconds.setdefault(name, []).append(seconds / cost)
-                all_folds.append(seconds)
-
-        try:
-            cand = cross_validate(
-                data,
-                name,
-                params,
-                deadline=deadline,
-                report=report,
-                number=trial.number,
-                fold_estimate=estimate,
-                on_fold=on_fold,
-            )
-        except _Timeout:
-            trial.set_user_attr("timeout", True)
-            with lock:
-                refused[0] += 1
-                if refused[0] >= 5:  # the budget fits no more trials: stop asking for them
-                    study.stop()
-            raise optuna.TrialPruned("budget") from None
-        except optuna.TrialPruned:
-            raise
-        except Exception as exc:
-            # One line for the person watching; the traceback goes to the debug log only.
-            debug_log().debug("trial %d (%s) failed", trial.number, name, exc_info=exc)
-            where = debug_log_path()
-            log.warning(
-                "trial %d (%s) failed: %s: %s (traceback in %s)",
-                trial.number,
-                name,
-                type(exc).__name__,
-                str(exc).splitlines()[0] if str(exc) else "",
-                where,
-            )
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-            raise optuna.TrialPruned("failed") from None
-        pool.add(cand)
-        with lock:
-            refused[0] = 0
-        return cand.score
-
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        with lock:
-            if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
-                v = float(trial.value)
-                if best[0] is None or data.metric.oriented(v) > data.metric.oriented(best[0]):
-                    best[0] = v
-            rec = _record(trial, deadline, best[0])
-            records.append(rec)
-        if on_trial is not None:
-            on_trial(rec)
-        if time.perf_counter() >= deadline:
-            study.stop()
-
-    remaining = deadline - time.perf_counter()
+    _queue_warm_starts(study, starts)
+    state = _SearchState(data, names, deadline, _Pool(data.metric, keep), on_trial)
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         # One thread per trial and single-threaded libraries (see spaces.py).
         with threadpool_limits(limits=1):
-            if remaining > 0:
+            # The first trial runs alone and the budget never stops it: in a new study it is
+            # the cheap warm start a model falls back on (fitted after the search anyway), in
+            # a shared study it lets every worker contribute a trial.
+            state.unlimited = True
+            study.optimize(
+                state.objective, n_trials=1, callbacks=[state.after_trial], catch=(Exception,)
+            )
+            state.unlimited = False
+            remaining = deadline - time.perf_counter()
+            more = None if n_trials is None else n_trials - 1
+            if remaining > 0 and (more is None or more > 0):
                 study.optimize(
-                    objective,
-                    n_trials=n_trials,
-                    timeout=remaining,
-                    n_jobs=n_jobs,
-                    callbacks=[callback],
+                    state.objective,
+                    n_trials=more,
+                    timeout=remaining if math.isfinite(remaining) else None,
+                    n_jobs=n_jobs or max(1, min(2, os.cpu_count() or 1)),
+                    callbacks=[state.after_trial],
                     catch=(Exception,),
                 )
     finally:
         optuna.logging.set_verbosity(previous)
-    return SearchOutcome(study, records, pool.ranked(), deadline)
+    return SearchOutcome(study, state.records, state.pool.ranked(), deadline)
+
+
+def _search_names(data: SearchData, algorithms: Sequence[str] | None) -> list[str]:
+    """Candidate names of the search (derived ones only with a derived target's source)."""
+    names = list(algorithms) if algorithms else candidate_names(data.task, data.source is not None)
+    return names if data.source is not None else [n for n in names if not is_derived(n)]
+
+
+def _queue_warm_starts(study: Any, starts: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Queue the warm-start configurations, only in a study that has no trial yet."""
+    if study.trials:
+        return
+    for name, params in starts:
+        study.enqueue_trial({"algorithm": name, **{f"{name}.{k}": v for k, v in params.items()}})
+
+
+class _FoldCosts:
+    """Seconds per fold learnt during the search, to refuse a candidate that cannot finish."""
+
+    def __init__(self) -> None:
+        self.per_unit: dict[str, list[float]] = {}  # seconds per unit of Algorithm.cost
+        self.folds: list[float] = []  # seconds of every fold fitted
+        self.lock = threading.Lock()
+
+    def estimate(self, name: str, cost: float) -> float:
+        """Expected seconds of one fold of ``name`` at relative ``cost``. An algorithm never
+        run yet gets a typical fold of what has run (so it does not start seconds before the
+        deadline)."""
+        with self.lock:
+            seen = self.per_unit.get(name)
+            return float(np.median(seen)) * cost if seen else _median(self.folds)
+
+    def add(self, name: str, cost: float, seconds: float) -> None:
+        """Learn from one fitted fold."""
+        with self.lock:
+            self.per_unit.setdefault(name, []).append(seconds / cost)
+            self.folds.append(seconds)
+
+
+class _SearchState:
+    """What the trials of one search share: the candidate pool, fold costs, the records, the
+    best value so far and how many trials in a row the budget refused. Every mutable field is
+    changed under :attr:`lock` (trials run in threads)."""
+
+    def __init__(
+        self,
+        data: SearchData,
+        names: list[str],
+        deadline: float,
+        pool: _Pool,
+        on_trial: OnTrial | None,
+    ) -> None:
+        self.data, self.names, self.deadline = data, names, deadline
+        self.pool, self.on_trial = pool, on_trial
+        self.costs = _FoldCosts()
+        self.records: list[TrialRecord] = []
+        self.best: float | None = None
+        self.refused = 0  # trials in a row stopped by the budget
+        self.unlimited = False  # the budget does not stop the trials now running
+        self.lock = threading.Lock()
+
+    def objective(self, trial: Any) -> float:
+        """Optuna objective: cross-validate the trial's candidate, return its score.
+
+        Raises:
+            optuna.TrialPruned: pruned, out of time (``timeout`` attribute) or failed
+                (``error`` attribute, one log line, the traceback in the debug log).
+        """
+        import optuna
+        from threadpoolctl import threadpool_limits
+
+        data = self.data
+        name = trial.suggest_categorical("algorithm", self.names)
+        params = base_algorithm(name).suggest(trial, name + ".", data.ctx)
+        ctx = replace(data.ctx, task="regression") if is_derived(name) else data.ctx
+        cost = base_algorithm(name).cost(params, ctx)
+        try:
+            # OpenMP's thread count is per thread: the limit set around the study does not
+            # reach Optuna's worker threads, where histogram boosting would use every core.
+            with threadpool_limits(limits=1):
+                cand = cross_validate(
+                    data,
+                    name,
+                    params,
+                    deadline=math.inf if self.unlimited else self.deadline,
+                    report=_pruning_reporter(trial),
+                    number=trial.number,
+                    fold_estimate=self.costs.estimate(name, cost),
+                    on_fold=lambda seconds: self.costs.add(name, cost, seconds),
+                )
+        except OutOfTime:
+            self._refuse(trial)
+            raise optuna.TrialPruned("budget") from None
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            _report_failure(trial, name, exc)
+            raise optuna.TrialPruned("failed") from None
+        self.pool.add(cand)
+        with self.lock:
+            self.refused = 0
+        return cand.score
+
+    def _refuse(self, trial: Any) -> None:
+        trial.set_user_attr("timeout", True)
+        with self.lock:
+            self.refused += 1
+            if self.refused >= 5:  # the budget fits no more trials: stop asking for them
+                trial.study.stop()
+
+    def after_trial(self, study: Any, trial: Any) -> None:
+        """Optuna callback: record the trial, tell ``on_trial``, stop at the deadline."""
+        import optuna
+
+        with self.lock:
+            if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+                v = float(trial.value)
+                m = self.data.metric
+                if self.best is None or m.oriented(v) > m.oriented(self.best):
+                    self.best = v
+            rec = _record(trial, self.deadline, self.best)
+            self.records.append(rec)
+        if self.on_trial is not None:
+            self.on_trial(rec)
+        if time.perf_counter() >= self.deadline:
+            study.stop()
+
+
+def _pruning_reporter(trial: Any) -> Callable[[float, int], None]:
+    """Report a running fold score to Optuna; raise ``TrialPruned`` when the pruner says so."""
+    import optuna
+
+    def report(value: float, step: int) -> None:
+        trial.report(value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+
+    return report
+
+
+def _report_failure(trial: Any, name: str, exc: Exception) -> None:
+    """One line for the person watching; the traceback goes to the debug log only."""
+    debug_log().debug("trial %d (%s) failed", trial.number, name, exc_info=exc)
+    log.warning(
+        "trial %d (%s) failed: %s: %s (traceback in %s)",
+        trial.number,
+        name,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+        debug_log_path(),
+    )
+    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _median(values: list[float]) -> float:
@@ -676,58 +702,3 @@ def recover_best(outcome: SearchOutcome, data: SearchData) -> list[Candidate]:
         log.warning("could not refit the study's best trial %d: %s", best.number, exc)
         return cands
     return sorted([cand, *cands], key=lambda c: -data.metric.oriented(c.score))
-
-
-# -- tune: trials only -----------------------------------------------------------------------
-
-
-def tune(
-    frame: pd.DataFrame,
-    profile: Profile,
-    *,
-    time_budget_s: float,
-    metric: str | None = None,
-    seed: int = 42,
-    storage: str | None = None,
-    study_name: str | None = None,
-    split: str = "stratified",
-    smote: bool = False,
-    on_trial: OnTrial | None = None,
-    n_trials: int | None = None,
-    n_jobs: int | None = None,
-    algorithms: Sequence[str] | None = None,
-) -> list[TrialRecord]:
-    """Run search trials only (no final model), e.g. several ``tune`` workers on one study.
-
-    The held-out split is the same as :func:`~studentops.training.train.train_model` makes with
-    the same seed and split, so trials never see the test part.
-    """
-    from studentops.training.split import holdout_split
-
-    deadline = time.perf_counter() + time_budget_s
-    holdout = holdout_split(frame, profile, kind=split, seed=seed)
-    train = frame.iloc[holdout.train]
-    groups = split_groups(train, profile, split)
-    _, data = prepare_search_data(
-        train, profile, metric=metric, seed=seed, smote=smote, groups=groups
-    )
-    outcome = run_search(
-        data,
-        deadline=deadline,
-        seed=seed,
-        n_trials=n_trials,
-        storage=storage,
-        study_name=study_name,
-        on_trial=on_trial,
-        n_jobs=n_jobs,
-        algorithms=algorithms,
-    )
-    return outcome.trials
-
-
-def split_groups(train: pd.DataFrame, profile: Profile, split: str) -> np.ndarray | None:
-    """Group labels for the folds: the group (group split) or the period (time split)."""
-    column = {"group": profile.group, "time": profile.period}.get(split)
-    if column is None:
-        return None
-    return train[column].astype(str).to_numpy()

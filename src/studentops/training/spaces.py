@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from studentops.training.budget import Deadline
 
 Spec = tuple[Any, ...]  # ("float", lo, hi, log) | ("int", lo, hi, log) | ("cat", [choices])
 Family = Literal["linear", "tree", "gbm", "knn"]
@@ -57,6 +60,7 @@ class Algorithm:
 
     @property
     def default(self) -> dict[str, Any]:
+        """The first warm-start configuration: the algorithm's default parameters."""
         return self.starts[0]
 
     def suggest(self, trial: Any, prefix: str, ctx: Context) -> dict[str, Any]:
@@ -456,6 +460,7 @@ def base_algorithm(name: str) -> Algorithm:
 
 
 def is_derived(name: str) -> bool:
+    """Whether a candidate name regresses a derived target's source (``derived:ridge``)."""
     return name.startswith(DERIVED_PREFIX)
 
 
@@ -524,47 +529,6 @@ def _smote(ctx: Context, algo: Algorithm, y_fit: np.ndarray | None) -> Any:
     if cats and algo.family not in ("linear", "knn") and len(cats) < ctx.n_features:
         return SMOTENC(categorical_features=cats, k_neighbors=k, random_state=ctx.seed)
     return SMOTE(k_neighbors=k, random_state=ctx.seed)
-
-
-class Deadline:
-    """Stops a boosting library between iterations once ``time.perf_counter()`` passes ``at``.
-
-    One object serves the callback protocols of LightGBM (called with an env; raising stops
-    it), CatBoost (``after_iteration`` returning False stops it) and XGBoost (see
-    :func:`xgboost_deadline`). The caller checks :attr:`hit` after ``fit``.
-    """
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.hit = False
-
-    def expired(self) -> bool:
-        import time
-
-        if time.perf_counter() > self.at:
-            self.hit = True
-        return self.hit
-
-    def __call__(self, env: Any) -> None:  # LightGBM
-        if self.expired():
-            raise DeadlinePassed
-
-    def after_iteration(self, info: Any) -> bool:  # CatBoost: False stops training
-        return not self.expired()
-
-
-class DeadlinePassed(Exception):
-    """Raised inside a fit when the search deadline passes."""
-
-
-def xgboost_deadline(deadline: Deadline) -> Any:
-    import xgboost as xgb
-
-    class _Stop(xgb.callback.TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            return deadline.expired()
-
-    return _Stop()
 
 
 def fit_params(

@@ -1,8 +1,8 @@
 """Train one model for a profile: split, search, ensemble, decide, evaluate, explain, audit.
 
 The order is the order the work happens, and the test part is touched only after the model and
-its decision rules are fixed. ``time_budget_s`` bounds the whole run: most of it goes to the
-search, a small reserve to the evaluation, explanations and fairness audit that follow.
+its decision rules are fixed. The request's budget bounds the whole run: most of it goes to the
+search, a reserve (:mod:`studentops.training.budget`) to the stages that follow.
 """
 
 from __future__ import annotations
@@ -16,29 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from studentops.errors import ConfigError
 from studentops.json_values import to_json_safe
+from studentops.training.budget import OVERRUN_S
 from studentops.training.evaluate import (
     LABEL_METRICS,
     choose_class_weights,
     choose_threshold,
     evaluate_model,
     fold_score,
-    get_metric,
     heldout_undefined_reason,
 )
-from studentops.training.model import StudentModel
+from studentops.training.final_fit import final_fit
+from studentops.training.model import StudentModel, typical_values
+from studentops.training.request import TrainRequest, budget_for, run_request_search
 from studentops.training.result import TrainResult
-from studentops.training.search import (
-    OnTrial,
-    blend,
-    cross_validate,
-    prepare_search_data,
-    recover_best,
-    run_search,
-    select_ensemble,
-    split_groups,
-)
+from studentops.training.search import blend, cross_validate, recover_best, select_ensemble
 from studentops.training.spaces import base_algorithm, candidate_names
 
 if TYPE_CHECKING:
@@ -46,6 +38,7 @@ if TYPE_CHECKING:
 
     from studentops.datasets.profile import Profile
     from studentops.features.encode import ProfileEncoder
+    from studentops.training.budget import Budget
     from studentops.training.search import Candidate, SearchData
 
 log = logging.getLogger(__name__)
@@ -68,11 +61,6 @@ def data_fingerprint(frame: pd.DataFrame, profile: Profile) -> str:
     return digest.hexdigest()[:32]
 
 
-def _reserve(budget: float) -> float:
-    """Seconds kept after the search for evaluation, explanations and the fairness audit."""
-    return min(8.0, max(2.5, 0.1 * budget))
-
-
 def _import_reporting() -> None:
     """Import what the evaluation needs now, so the deadline (counted from the start) absorbs
     the seconds it costs and the reserve after the search only pays for the work."""
@@ -88,17 +76,6 @@ def _fallback(data: SearchData) -> Any:
     """The cheapest sound candidate, when the budget ended before any trial finished."""
     name = candidate_names(data.task, False)[0]  # logistic regression or ridge
     return cross_validate(data, name, dict(base_algorithm(name).default), number=-1)
-
-
-def _reference(X: np.ndarray, categorical: list[int]) -> np.ndarray:
-    """Typical value of each column: median of numbers, most frequent code of categories."""
-    ref = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
-    for j in categorical:
-        codes = X[:, j][~np.isnan(X[:, j])]
-        if len(codes):
-            values, counts = np.unique(codes, return_counts=True)
-            ref[j] = values[np.argmax(counts)]
-    return ref
 
 
 def build_model(
@@ -134,97 +111,51 @@ def build_model(
         threshold=threshold,
         class_weights=class_weights,
         sigma=sigma,
-        reference=_reference(data.X, list(encoder.categorical_indices_)),
+        reference=typical_values(data.X, list(encoder.categorical_indices_)),
     )
     return model, oof
 
 
-def train_model(
-    frame: pd.DataFrame,
-    profile: Profile,
-    *,
-    time_budget_s: float,
-    metric: str | None = None,
-    seed: int = 42,
-    artifacts_dir: str | Path,
-    storage: str | None = None,
-    study_name: str | None = None,
-    smote: bool = False,
-    split: str = "stratified",
-    on_trial: OnTrial | None = None,
-    n_trials: int | None = None,
-    n_jobs: int | None = None,
-    class_weight: str | None = "auto",
-    target_recall: float | None = None,
-    algorithms: list[str] | None = None,
-) -> TrainResult:
-    """Search, build and evaluate a model of ``profile`` within ``time_budget_s`` seconds.
+def train_model(request: TrainRequest) -> TrainResult:
+    """Search, build and evaluate a model as ``request`` asks, within its budget.
+
+    The test part (carved out of ``request.frame`` by ``request.split``, or the user's
+    ``request.test_frame``) is touched only after the model and its decision rules are fixed.
 
     Args:
-        frame: validated rows (``ValidationResult.valid``) with the target (or its source).
-        profile: the dataset profile.
-        time_budget_s: wall-clock seconds for the whole run.
-        metric: metric to optimise; default f1_macro (multiclass), roc_auc (binary), r2.
-        seed: seed of the split, the folds, the sampler and the models.
-        artifacts_dir: folder for metrics, plots, trials, importance and fairness files.
-        storage, study_name: share an Optuna study between processes (see ``run_search``).
-        smote: oversample minority classes with SMOTE inside each training fold (instead of
-            class weights).
-        split: held-out split: stratified, random, group or time.
-        on_trial: progress callback, called with each TrialRecord (from a worker thread).
-        n_trials: cap on search trials.
-        n_jobs: parallel trials (default: up to 2).
-        class_weight: ``auto`` (balanced for label metrics such as macro-F1), ``balanced``
-            or None.
-        target_recall: binary: choose the threshold that finds this share of positives
-            (default: the threshold of best F1).
-        algorithms: restrict the search to these candidate names.
+        request: rows, profile, budget and options (:class:`TrainRequest`).
 
     Returns:
         A :class:`TrainResult`.
+
+    Raises:
+        ConfigError: a bad budget, split or metric.
+        DataError: the held-out split cannot be made.
     """
     from threadpoolctl import threadpool_limits
 
     from studentops.training.explain import global_importance
     from studentops.training.fairness import fairness_report
     from studentops.training.heldout import heldout_facts
-    from studentops.training.split import holdout_split
 
-    start = time.perf_counter()
-    if time_budget_s <= 0:
-        raise ConfigError(f"time budget must be positive, got {time_budget_s}")
-    m = get_metric(metric, profile.task)
+    budget = budget_for(request, final_fit=request.final_fit == "all")
+    start = budget.start
+    mark = time.perf_counter()
     _import_reporting()
-    holdout = holdout_split(frame, profile, kind=split, seed=seed)
-    train, test = frame.iloc[holdout.train], frame.iloc[holdout.test]
-    encoder, data = prepare_search_data(
-        train,
-        profile,
-        metric=m.name,
-        seed=seed,
-        smote=smote,
-        class_weight=class_weight,
-        groups=split_groups(train, profile, split),
-    )
-    deadline = start + time_budget_s - _reserve(time_budget_s)
-    phases = {"prepare": time.perf_counter() - start}
-    outcome = run_search(
-        data,
-        deadline=deadline,
-        seed=seed,
-        n_trials=n_trials,
-        storage=storage,
-        study_name=study_name,
-        on_trial=on_trial,
-        n_jobs=n_jobs,
-        algorithms=algorithms,
-    )
-    phases["search"] = time.perf_counter() - start - sum(phases.values())
-    candidates = recover_best(outcome, data) or [_fallback(data)]
-    model, oof = build_model(profile, encoder, data, candidates, target_recall=target_recall)
+    phases = {"imports": time.perf_counter() - mark}
+    prepared = run_request_search(request, budget)
+    data, outcome, train, test = prepared.data, prepared.outcome, prepared.train, prepared.test
+    phases |= {"prepare": prepared.phases["prepare"], "search": prepared.phases["search"]}
+    mark = time.perf_counter()
+    m = data.metric
+    with threadpool_limits(limits=1):  # BLAS threads cost 20x on a busy 2-core box (measured)
+        candidates = recover_best(outcome, data) or [_fallback(data)]
+        model, oof = build_model(
+            request.profile, prepared.encoder, data, candidates, target_recall=request.target_recall
+        )
     cv_score, class_weights = model.cv_score, model.class_weights
     fit_duration = time.perf_counter() - start
-    phases["ensemble"] = fit_duration - sum(phases.values())
+    phases["ensemble"] = time.perf_counter() - mark
     log.info(
         "search: %d trials, model %s, cv %s %.4f (%.1fs)",
         len(outcome.trials),
@@ -234,18 +165,29 @@ def train_model(
         fit_duration,
     )
 
-    out = Path(artifacts_dir)
+    out = Path(request.artifacts_dir)
     out.mkdir(parents=True, exist_ok=True)
+    seed = request.seed
     with threadpool_limits(limits=1):  # OpenMP threads only contend on a busy 2-core box
         mark = time.perf_counter()
         test_metrics = evaluate_model(model, test, out)
         fairness = fairness_report(model, test, seed=seed)
         card_facts = heldout_facts(model, train, test, seed=seed)
         phases["evaluate"] = time.perf_counter() - mark
+        evaluated = model
+        model, final = final_fit(
+            model,
+            request.frame,
+            data.ctx,
+            mode=request.final_fit,
+            evaluated_rows=len(train),
+            test_rows=len(test),
+            deadline=budget.final_fit_deadline,
+        )
+        phases["final_fit"] = final.seconds
         mark = time.perf_counter()
-        left = start + time_budget_s - mark
         importance = global_importance(
-            model, test, max_rows=300, seed=seed, time_budget_s=max(0.5, left - 0.5)
+            model, test, max_rows=300, seed=seed, time_budget_s=_importance_seconds(budget)
         )
         phases["importance"] = time.perf_counter() - mark
     log.info("phases (s): %s", {k: round(v, 2) for k, v in phases.items()})
@@ -265,13 +207,14 @@ def train_model(
             "cv_score_with_decision_rule": decision_cv,
             "train_rows": len(train),
             "test_rows": len(test),
-            "split": split,
+            "split": request.split,
             "phases_s": phases,
+            "final_fit": final.to_dict(),
         },
     )
     best = model.estimator_summary()
     return TrainResult(
-        profile=profile,
+        profile=request.profile,
         model=model,
         metric=m.name,
         cv_score=float(cv_score),
@@ -279,18 +222,27 @@ def train_model(
         trials=outcome.trials,
         artifacts_dir=out,
         fairness=fairness,
-        data_fingerprint=data_fingerprint(train, profile),
+        data_fingerprint=data_fingerprint(train, request.profile),
         train_rows=len(train),
         test_rows=len(test),
         algorithm=model.algorithm,
         best_params=best["params"],
         duration_s=time.perf_counter() - start,
-        split=split,
+        split=request.split if request.test_frame is None else "test file",
         fit_duration_s=fit_duration,
         importance=importance,
         card_facts=to_json_safe(card_facts),
-        undefined_reason=heldout_undefined_reason(model, test),
+        undefined_reason=heldout_undefined_reason(evaluated, test),
+        final_fit=final.to_dict(),
+        phases=phases,
     )
+
+
+def _importance_seconds(budget: Budget) -> float | None:
+    """Seconds for the importance: what is left of a time budget before logging's reserve;
+    None (row cap only, no clock) under a trial budget."""
+    left = budget.seconds_before_logging()
+    return None if left is None else max(0.5, left - OVERRUN_S)
 
 
 def _write(path: Path, data: Any) -> None:

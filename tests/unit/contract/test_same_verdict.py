@@ -120,6 +120,7 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
 
 @pytest.fixture(scope="module")
 def model(profile: Profile, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     rng = np.random.default_rng(7)
@@ -140,12 +141,14 @@ def model(profile: Profile, tmp_path_factory: pytest.TempPathFactory) -> Any:
         }
     ).astype(str)
     result = train_model(
-        validate(frame, profile).valid,
-        profile,
-        time_budget_s=4,
-        n_trials=2,
-        algorithms=["logistic_regression"],
-        artifacts_dir=tmp_path_factory.mktemp("same-verdict-train"),
+        TrainRequest(
+            frame=validate(frame, profile).valid,
+            profile=profile,
+            time_budget_s=4,
+            n_trials=2,
+            algorithms=["logistic_regression"],
+            artifacts_dir=tmp_path_factory.mktemp("same-verdict-train"),
+        )
     )
     return result.model
 

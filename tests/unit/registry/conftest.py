@@ -54,15 +54,18 @@ def toy_model(
     toy_profile: Profile, toy_valid: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> Any:
     """A real StudentModel: a short search over two fast algorithms."""
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     result = train_model(
-        toy_valid,
-        toy_profile,
-        time_budget_s=5,
-        n_trials=4,
-        algorithms=["logistic_regression", "lightgbm"],
-        artifacts_dir=tmp_path_factory.mktemp("toy-train"),
+        TrainRequest(
+            frame=toy_valid,
+            profile=toy_profile,
+            time_budget_s=5,
+            n_trials=4,
+            algorithms=["logistic_regression", "lightgbm"],
+            artifacts_dir=tmp_path_factory.mktemp("toy-train"),
+        )
     )
     return result.model
 
@@ -70,6 +73,7 @@ def toy_model(
 @pytest.fixture(scope="session")
 def toy_regressor(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real regression StudentModel (grade, at risk below 8)."""
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     folder = tmp_path_factory.mktemp("toy-grade")
@@ -77,12 +81,14 @@ def toy_regressor(tmp_path_factory: pytest.TempPathFactory) -> Any:
     profile = load_profile(folder / "toy-grade.yaml")
     frame = make_toy_frame(300, seed=5).astype(str).replace({"": None})
     result = train_model(
-        validate(frame, profile).valid,
-        profile,
-        time_budget_s=3,
-        n_trials=2,
-        algorithms=["ridge"],
-        artifacts_dir=folder / "artifacts",
+        TrainRequest(
+            frame=validate(frame, profile).valid,
+            profile=profile,
+            time_budget_s=3,
+            n_trials=2,
+            algorithms=["ridge"],
+            artifacts_dir=folder / "artifacts",
+        )
     )
     return result.model
 

@@ -79,13 +79,20 @@ def test_group_split_keeps_each_student_on_one_side(synthetic: Path) -> None:
 @pytest.mark.slow
 def test_weekly_frame_trains_with_train_model(synthetic: Path, tmp_path: Path) -> None:
     """What ``studentops train --profile oulad-pass --as-of-week W`` does, on a tiny budget."""
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     profile = load_profile(PROFILE)
     checked = validate(weekly_training_frame(6, synthetic), profile)
     assert checked.rejected == 0
     result = train_model(
-        checked.valid, profile, time_budget_s=1.0, split="group", artifacts_dir=tmp_path
+        TrainRequest(
+            frame=checked.valid,
+            profile=profile,
+            time_budget_s=1.0,
+            split="group",
+            artifacts_dir=tmp_path,
+        )
     )
     assert result.split == "group" and result.train_rows + result.test_rows == 300
     risk = result.model.risk_score(checked.valid)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from studentops.training import search as s
+from studentops.training.budget import Deadline, OutOfTime, fit_in_chunks
 from studentops.training.result import TrialRecord
 from studentops.training.spaces import base_algorithm, build_pipeline, warm_starts
 
@@ -84,9 +85,9 @@ def test_report_can_stop_a_candidate_between_folds(data) -> None:
 
 def test_deadline_stops_boosting_and_refuses_late_trials(data) -> None:
     params = {**base_algorithm("lightgbm").default, "n_estimators": 1000}
-    with pytest.raises(s._Timeout):
+    with pytest.raises(OutOfTime):
         s.cross_validate(data, "lightgbm", params, deadline=time.perf_counter() - 1)
-    with pytest.raises(s._Timeout):
+    with pytest.raises(OutOfTime):
         s.cross_validate(
             data,
             "logistic_regression",
@@ -102,14 +103,14 @@ def test_forest_grown_in_chunks_equals_one_fit(data) -> None:
     a = build_pipeline("random_forest", params, data.ctx)
     b = build_pipeline("random_forest", params, data.ctx)
     a.fit(data.X, data.y)
-    s._fit_in_chunks(
+    fit_in_chunks(
         b,
         b.steps[-1][1],
         "n_estimators",
         data.X,
         data.y,
         {},
-        s.Deadline(time.perf_counter() + 60),
+        Deadline(time.perf_counter() + 60),
         chunk=25,
     )
     np.testing.assert_array_equal(a.predict_proba(data.X), b.predict_proba(data.X))
@@ -173,18 +174,30 @@ def test_smote_runs_inside_training_folds_only() -> None:
     assert cand.oof.shape == (len(d.y), 2)
 
 
-def test_shared_study_through_storage(tmp_path) -> None:
+def test_shared_study_through_storage(tmp_path, home) -> None:
+    """Two ``tune`` workers (the real path: validate, the shared search set-up, the worker
+    storage) continue one study."""
+    from studentops.config import load_settings
+    from studentops.training.pipeline import tune_shared
+
     from .synthetic import make_frame, make_profile
 
     profile = make_profile("multiclass")
-    frame = make_frame(profile, n=300)
+    data = tmp_path / "rows.csv"
+    make_frame(profile, n=300).to_csv(data, index=False)
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     algos = ["logistic_regression", "derived:ridge", "knn"]
     kw = dict(
-        time_budget_s=120, storage=url, study_name="shared", n_trials=2, n_jobs=1, algorithms=algos
+        settings=load_settings(),
+        time_budget_s=120,
+        storage=url,
+        study_name="shared",
+        n_trials=2,
+        n_jobs=1,
+        algorithms=algos,
     )
-    first = s.tune(frame, profile, **kw)
-    second = s.tune(frame, profile, **kw)
+    first = tune_shared(profile, data, **kw).trials
+    second = tune_shared(profile, data, **kw).trials
     assert [t.number for t in first] == [0, 1]
     assert [t.number for t in second] == [2, 3]  # the same study, continued
     # the warm-start queue was filled once; the second worker took what the first left

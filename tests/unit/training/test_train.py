@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from studentops.errors import ConfigError
+from studentops.training.request import TrainRequest
 from studentops.training.result import TrainResult
 from studentops.training.train import data_fingerprint, train_model
 
@@ -28,11 +29,13 @@ def test_five_second_budget_gives_a_full_result(
     seen = []
     start = time.perf_counter()
     result = train_model(
-        multiclass_frame,
-        multiclass_profile,
-        time_budget_s=5,
-        artifacts_dir=tmp_path,
-        on_trial=seen.append,
+        TrainRequest(
+            frame=multiclass_frame,
+            profile=multiclass_profile,
+            time_budget_s=5,
+            artifacts_dir=tmp_path,
+            on_trial=seen.append,
+        )
     )
     wall = time.perf_counter() - start
     assert isinstance(result, TrainResult)
@@ -68,14 +71,16 @@ def test_five_second_budget_gives_a_full_result(
 
 def test_group_split_and_binary_threshold(binary_profile, binary_frame, tmp_path) -> None:
     result = train_model(
-        binary_frame,
-        binary_profile,
-        time_budget_s=60,
-        artifacts_dir=tmp_path,
-        split="group",
-        n_trials=2,
-        n_jobs=1,
-        algorithms=["logistic_regression", "lightgbm"],
+        TrainRequest(
+            frame=binary_frame,
+            profile=binary_profile,
+            time_budget_s=60,
+            artifacts_dir=tmp_path,
+            split="group",
+            n_trials=2,
+            n_jobs=1,
+            algorithms=["logistic_regression", "lightgbm"],
+        )
     )
     assert result.metric == "roc_auc" and result.split == "group"
     assert 0 < result.model.threshold < 1
@@ -85,14 +90,16 @@ def test_group_split_and_binary_threshold(binary_profile, binary_frame, tmp_path
 
 def test_regression_with_time_split(regression_profile, regression_frame, tmp_path) -> None:
     result = train_model(
-        regression_frame,
-        regression_profile,
-        time_budget_s=60,
-        artifacts_dir=tmp_path,
-        split="time",
-        n_trials=2,
-        n_jobs=1,
-        algorithms=["ridge", "lasso"],
+        TrainRequest(
+            frame=regression_frame,
+            profile=regression_profile,
+            time_budget_s=60,
+            artifacts_dir=tmp_path,
+            split="time",
+            n_trials=2,
+            n_jobs=1,
+            algorithms=["ridge", "lasso"],
+        )
     )
     assert result.metric == "r2" and result.test_metrics["r2"] > 0.5
     assert result.model.sigma and result.model.sigma > 0
@@ -102,7 +109,13 @@ def test_regression_with_time_split(regression_profile, regression_frame, tmp_pa
 def test_wrong_metric_is_a_clear_error(binary_profile, binary_frame, tmp_path) -> None:
     with pytest.raises(ConfigError, match="does not apply"):
         train_model(
-            binary_frame, binary_profile, time_budget_s=5, metric="r2", artifacts_dir=tmp_path
+            TrainRequest(
+                frame=binary_frame,
+                profile=binary_profile,
+                time_budget_s=5,
+                metric="r2",
+                artifacts_dir=tmp_path,
+            )
         )
 
 

@@ -116,16 +116,19 @@ def search_fit_predict(
     Raises:
         DataError: the trained model gives no risk score (not a binary task).
     """
+    from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
     split = "group" if profile.group else "stratified"
     with tempfile.TemporaryDirectory(prefix="early-warning-") as tmp:
         result = train_model(
-            train.reset_index(drop=True),
-            profile,
-            time_budget_s=time_budget_s,
-            split=split,
-            artifacts_dir=tmp,
+            TrainRequest(
+                frame=train.reset_index(drop=True),
+                profile=profile,
+                time_budget_s=time_budget_s,
+                split=split,
+                artifacts_dir=tmp,
+            )
         )
     logger.info(
         "train_model: %s, cv %s %.4f, %d trials, %.1fs",
