@@ -126,8 +126,17 @@ def score_outputs(
     columns = [c for c in out.columns if c.startswith("proba_")]
     proba = out[columns].to_numpy(dtype=float)
     proba = np.where(np.isnan(proba), 1.0 / len(columns), proba)
-    column_class = [_key(c.removeprefix("proba_")) for c in columns]
-    pred = np.array([_key(p) if p is not None else "?" for p in out["prediction"]])
+    # the model answers in the profile's labels (proba_<label>, prediction a label): back to
+    # the classes' keys, so the truth (read from the file) compares with them
+    order = profile.class_order()
+    labels = profile.class_labels(order)
+    code_of = {_key(label): _key(c) for label, c in zip(labels, order, strict=True)}
+    column_class = [
+        code_of.get(_key(name), _key(name)) for name in (c.removeprefix("proba_") for c in columns)
+    ]
+    pred = np.array(
+        [code_of.get(_key(p), _key(p)) if p is not None else "?" for p in out["prediction"]]
+    )
     y_index = np.array([column_class.index(v) for v in y_text])
     positive = column_class.index(classes[-1]) if spec["task"] == "binary" else None
     table = {
