@@ -8,6 +8,8 @@ This module imports nothing heavy and nothing from the parts: any part may use i
 
 from __future__ import annotations
 
+from typing import Any
+
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
@@ -22,3 +24,24 @@ def with_installed_driver(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     return url
+
+
+def create_all_with_retry(metadata: Any, engine: Any, attempts: int = 3) -> None:
+    """Create ``metadata``'s tables on ``engine`` if absent (SQLAlchemy ``create_all`` with
+    ``checkfirst``), retried: two workers racing to create the same table is not an error.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: still failing after ``attempts`` tries 0.2 s apart.
+    """
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)

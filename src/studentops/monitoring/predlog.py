@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -37,7 +36,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import SQLAlchemyError
 
 from studentops.json_values import dump_json
 from studentops.monitoring.pseudonym import Pseudonymiser
@@ -125,14 +123,9 @@ def create_table(engine: Engine) -> None:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: still failing after 3 attempts 0.2 s apart.
     """
-    for attempt in range(3):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return
-        except SQLAlchemyError:
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
+    from studentops.databases import create_all_with_retry
+
+    create_all_with_retry(metadata, engine)
 
 
 class PredictionLog:

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from studentops.config import load_settings
+from studentops.datasets.commands import DataOpt, ProfileOpt, SepOpt
 from studentops.tracking import quiet_library_logs
 
 if TYPE_CHECKING:
@@ -46,15 +47,6 @@ class FinalFitChoice(StrEnum):
     all = "all"
     holdout = "holdout"
 
-
-ProfileOpt = Annotated[
-    str, typer.Option("--profile", "-p", help="Built-in profile name or YAML path.")
-]
-DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", "-d", help="CSV or Parquet file (default: the profile's seed file)."),
-]
-SepOpt = Annotated[str | None, typer.Option("--sep", help="CSV delimiter (sniffed when omitted).")]
 
 # The options of every command that runs a search (train and tune), declared once.
 SEARCH_OPTIONS: dict[str, tuple[Any, Any]] = {
