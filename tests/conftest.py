@@ -25,3 +25,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STUDENTOPS_DATA_DIR", str(SHARED_DATA))
     monkeypatch.setenv("STUDENTOPS_CONFIG", str(tmp_path / "none.yaml"))
     return state
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic OULAD folder of 300 enrolments with a small click log (events tests and
+    the early-warning study's tests share it)."""
+    from studentops.events.synthetic import generate_oulad, write_oulad
+
+    folder = tmp_path_factory.mktemp("syn")
+    write_oulad(generate_oulad(300, seed=4, clicks_per_student=5), folder)
+    return folder

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 from typer.testing import CliRunner
 
 from studentops.cli import _register_parts, app
 from studentops.datasets.profile import load_profile
 from studentops.datasets.validation import validate
 from studentops.events.frames import PROFILE, oulad_weekly_features, to_profile_frame
-from studentops.events.synthetic import generate_oulad, write_oulad
+from studentops.events.synthetic import generate_oulad
 
 runner = CliRunner()
 
@@ -23,14 +22,6 @@ def _cli(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic OULAD folder of 300 enrolments with a small click log."""
-    folder = tmp_path_factory.mktemp("syn")
-    write_oulad(generate_oulad(300, seed=4, clicks_per_student=5), folder)
-    return folder
 
 
 def test_features_command_on_oulad(tiny_oulad: Path, tmp_path: Path) -> None:

@@ -32,14 +32,6 @@ def _cli(*args: str) -> str:
     return result.output
 
 
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic OULAD folder of 300 enrolments with a small click log."""
-    folder = tmp_path_factory.mktemp("syn")
-    write_oulad(generate_oulad(300, seed=4, clicks_per_student=5), folder)
-    return folder
-
-
 def _constant_risk(
     train: pd.DataFrame, test: pd.DataFrame, p: Profile, budget: float
 ) -> np.ndarray:
