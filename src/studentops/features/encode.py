@@ -6,6 +6,11 @@ both paths share the scalar conversions below: the DataFrame path applies them t
 distinct values (fast on big frames), the records path applies them cell by cell without pandas
 (fast for one row).
 
+Columns with no value in any training row are left out of the layout (``empty_columns_``):
+a model cannot learn from them and some cannot even fit on them (scikit-learn's
+HistGradientBoosting fails on an all-NaN column). Scoring ignores them, present or not, with or
+without values.
+
 Layout of the output: numeric and boolean features first (as float, NaN when missing), then
 categorical features, either as ordinal codes (the index of the value in the profile's category
 list, NaN when missing or unknown: tree models split on it and handle NaN) or one-hot blocks (all
@@ -25,6 +30,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from studentops.datasets.contract import Formats, Rule, column_rule
 from studentops.datasets.profile import Profile, category_key, is_missing
+from studentops.errors import DataError
 
 _NAN = float("nan")
 
@@ -66,6 +72,25 @@ def encoding_rule(profile: Profile, column: str) -> Rule:
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _DEFAULT_NUMBER = Rule("value", "number", required=False, formats=Formats())
+
+
+def empty_columns(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The ``columns`` absent from ``frame`` or missing (NaN, None, NA) in every one of its rows.
+
+    Args:
+        frame: raw profile columns, ``(n_rows, n_columns)``; no row at all counts as empty.
+        columns: the feature columns to check, in order.
+
+    Returns:
+        The empty ones, in ``columns`` order.
+    """
+    out = []
+    for c in columns:
+        if c not in frame.columns or not bool(frame[c].notna().any()):
+            out.append(c)
+        elif frame[c].dtype == object and all(is_missing(v) for v in frame[c].dropna().unique()):
+            out.append(c)  # only missing tokens ("", "NA") in rows that skipped validation
+    return out
 
 
 def codes_to_onehot(codes: np.ndarray, n_categories: Sequence[int]) -> np.ndarray:
@@ -152,7 +177,9 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
             (tree models).
 
     Extra columns in the input are ignored; absent feature columns count as missing, so a
-    request that omits an optional field still scores.
+    request that omits an optional field still scores. Feature columns with no value in any
+    row given to :meth:`fit` are left out of the output (``empty_columns_``) and ignored by
+    :meth:`transform` and :meth:`encode_records`, whether they arrive with values or not.
     """
 
     def __init__(self, profile: Profile | None = None, one_hot: bool = False):
@@ -165,15 +192,26 @@ class ProfileEncoder(TransformerMixin, BaseEstimator):
         """Fix the column layout from the profile (categories come from it, not from the data,
         so a category missing from the training rows still has its place).
 
+        Args:
+            X: the training rows, ``(n_rows, n_columns)`` of raw profile columns; a feature
+                column absent from ``X`` or missing in every row is left out of the layout
+                and listed in ``empty_columns_``. None: the profile's layout, nothing left out.
+            y: ignored (scikit-learn's signature).
+
         Raises:
             ValueError: the encoder has no profile.
+            DataError: every feature is empty in ``X``.
         """
         if self.profile is None:
             raise ValueError("ProfileEncoder needs a profile")
         p = self.profile
         features = p.feature_columns
-        self.numeric_ = [c for c in features if p.columns[c].type != "category"]
-        self.categorical_ = [c for c in features if p.columns[c].type == "category"]
+        self.empty_columns_ = [] if X is None else empty_columns(X, features)
+        if features and len(self.empty_columns_) == len(features):
+            raise DataError("no usable feature: every feature is empty in the training rows")
+        used = [c for c in features if c not in set(self.empty_columns_)]
+        self.numeric_ = [c for c in used if p.columns[c].type != "category"]
+        self.categorical_ = [c for c in used if p.columns[c].type == "category"]
         self.categories_ = {c: list(p.columns[c].categories or []) for c in self.categorical_}
         self.lookup_ = {
             c: {category_key(v): i for i, v in enumerate(cats)}

@@ -119,6 +119,12 @@ def data_section(card: dict[str, Any]) -> list[Block]:
     else:
         lines.append(f"Period: not recorded in the data (trained {card['trained_at']}).")
     lines.append(f"Data fingerprint: `{card['data_fingerprint']}` (hash of the training rows).")
+    if data.get("empty_features"):
+        names = ", ".join(f"`{c}`" for c in data["empty_features"])
+        lines.append(
+            f"Left out of the model: {names}, empty in every training row; scoring ignores "
+            "them whether they arrive with values or not."
+        )
     lines.append(registered_model_line(card))
     balance = data.get("class_balance") or {}
     train, test = balance.get("train") or {}, balance.get("test") or {}

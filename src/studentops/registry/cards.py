@@ -97,6 +97,7 @@ def build_card(
             "split": result.split,
             "period": data.get("period"),
             "class_balance": data.get("class_balance"),
+            "empty_features": list(getattr(result, "empty_features", None) or []),
         },
         "level": facts.get("level", 0.95),
         "intervals": facts.get("intervals") or {},

@@ -215,6 +215,10 @@ def train_and_register(
         finally:
             trained_at = time.perf_counter()  # from here on, the time is tracking overhead
             logged = trial_logger.close()
+        empty_note = result.empty_features_note()
+        if empty_note:  # said once: in the summary the command prints and in MLflow
+            log.warning("%s", empty_note)
+            summary["warnings"] = [*summary.get("warnings", []), empty_note]
         # Trials the callback did not see (or could not log) are logged now, in order.
         now_ms = int(time.time() * 1000)
         for record in result.trials:

@@ -90,6 +90,9 @@ class TrainResult:
             of the evaluated model.
         phases: wall-clock seconds of each stage (prepare, search, ensemble, evaluate,
             final_fit, importance).
+        empty_features: feature columns with no value in any row of the training part, left
+            out by the encoder (:func:`studentops.features.encode.empty_columns`); the model
+            ignores them when scoring.
     """
 
     profile: Profile
@@ -113,6 +116,19 @@ class TrainResult:
     undefined_reason: str | None = None
     final_fit: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    empty_features: list[str] = field(default_factory=list)
+
+    def empty_features_note(self) -> str | None:
+        """One sentence naming the features left out as empty in the training part, or None."""
+        if not self.empty_features:
+            return None
+        names = ", ".join(f"'{c}'" for c in self.empty_features)
+        one = len(self.empty_features) == 1
+        return (
+            f"feature{'' if one else 's'} {names} {'is' if one else 'are'} empty in every "
+            "training row: left out of the model (scoring ignores "
+            f"{'it' if one else 'them'})"
+        )
 
     @property
     def registered_rows(self) -> int:

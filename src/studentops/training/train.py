@@ -235,6 +235,7 @@ def train_model(request: TrainRequest) -> TrainResult:
         undefined_reason=heldout_undefined_reason(evaluated, test),
         final_fit=final.to_dict(),
         phases=phases,
+        empty_features=list(prepared.encoder.empty_columns_),
     )
 
 

@@ -126,3 +126,24 @@ def test_records_path_is_fast(profile, frame) -> None:
     enc.encode_records(records)
     per_row = (time.perf_counter() - start) / len(records)
     assert per_row < 1e-3
+
+
+def test_a_column_empty_in_every_fit_row_is_left_out(profile, frame) -> None:
+    empty = frame.assign(absences=np.nan, track=None)
+    enc = ProfileEncoder(profile).fit(empty)
+    assert enc.empty_columns_ == ["absences", "track"]
+    assert enc.feature_names_out == ["study", "support"]
+    assert enc.categorical_indices_ == [1]
+    X = enc.transform(empty)
+    # the left-out columns are ignored whether they arrive with values, empty, or not at all
+    np.testing.assert_array_equal(enc.transform(frame), X)
+    np.testing.assert_array_equal(enc.transform(frame.drop(columns=["absences", "track"])), X)
+    np.testing.assert_array_equal(enc.encode_records(_records(frame)), X)
+    assert ProfileEncoder(profile).fit().empty_columns_ == []  # no rows: the profile's layout
+
+
+def test_every_feature_empty_is_a_data_error(profile, frame) -> None:
+    from studentops.errors import DataError
+
+    with pytest.raises(DataError, match="no usable feature"):
+        ProfileEncoder(profile).fit(frame.iloc[:0])
