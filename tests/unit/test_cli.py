@@ -65,6 +65,16 @@ def test_user_errors_are_one_line(args: list[str], message: str, home: Path) -> 
     assert "Traceback" not in res.stderr
 
 
+def test_train_input_errors_come_before_any_progress(tmp_path: Path, home: Path) -> None:
+    data = tmp_path / "grades.csv"
+    make_perf_frame(60).to_csv(data, index=False)
+    res = run("train", "-p", "student-performance", "-d", str(data), "--metric", "r2")
+    assert res.returncode == 2
+    assert res.stdout == ""  # no progress display (nor summary) before the error
+    assert res.stderr.startswith("error: metric 'r2' does not apply to a multiclass task")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
 def test_validate_without_the_target_points_to_no_target(tmp_path: Path, home: Path) -> None:
     data = tmp_path / "to-score.csv"
     make_perf_frame(10).drop(columns=["GradeClass", "GPA"], errors="ignore").to_csv(

@@ -315,7 +315,7 @@ def train_cmd(
     from studentops.datasets.commands import print_summary
     from studentops.output import echoed_by_command
     from studentops.training.budget import process_started
-    from studentops.training.pipeline import train_and_register
+    from studentops.training.pipeline import prepare_training, train_and_register
 
     started = process_started()  # the budget is the command's, as the user times it
     quiet_library_logs(optuna=True)
@@ -328,23 +328,37 @@ def train_cmd(
             f"of each module -> {data}"
         )
     after = "search over: fitting, evaluating, logging"
-    # The pipeline logs its data warnings for library use; here the summary prints them.
-    with (
-        echoed_by_command("studentops.training.pipeline"),
-        _progress(opts, "training", after=after) as progress,
-    ):
-        outcome = train_and_register(
+    # The pipeline logs its data warnings and a skipped final fit for library use; here the
+    # summary and the "registered:" line print them.
+    with echoed_by_command("studentops.training.pipeline", "studentops.training.final_fit"):
+        # Every input check fails here, before the progress display starts.
+        prepared = prepare_training(
             opts.profile,
             data,
             settings=settings,
-            **(opts.pipeline_kwargs() | {"split": split.value}),
-            on_trial=progress,
-            final_fit=final_fit.value,
+            sep=opts.sep,
+            encoding=opts.encoding,
             test_data=test_data,
-            started=started,
+            metric=opts.metric,
+            split=split.value,
         )
+        print_summary(prepared.summary() | {"rejects_file": prepared.rejects_path})
+        n_warned = len(prepared.validation.warnings)
+        with _progress(opts, "training", after=after) as progress:
+            outcome = train_and_register(
+                opts.profile,
+                data,
+                settings=settings,
+                **(opts.pipeline_kwargs() | {"split": split.value}),
+                on_trial=progress,
+                final_fit=final_fit.value,
+                test_data=test_data,
+                started=started,
+                prepared=prepared,
+            )
     result = outcome.result
-    print_summary(outcome.validation | {"rejects_file": outcome.rejects_path})
+    for warning in outcome.validation.get("warnings", [])[n_warned:]:  # found by training
+        console.print(f"  [yellow]warning[/] {warning}")
     console.print(
         f"best {result.algorithm} after {len(result.trials)} trials: "
         f"CV {result.metric} {result.cv_score:.4f}; "
@@ -412,11 +426,20 @@ def tune_cmd(
 ) -> None:
     """Run search trials into a shared Optuna study; start one per core, on any machine."""
     from studentops.training.budget import process_started
-    from studentops.training.pipeline import tune_shared
+    from studentops.training.pipeline import prepare_training, tune_shared
 
     started = process_started()
     quiet_library_logs(optuna=True)
     settings = load_settings()
+    prepared = prepare_training(  # every input check fails before the progress display
+        opts.profile,
+        opts.data,
+        settings=settings,
+        sep=opts.sep,
+        encoding=opts.encoding,
+        metric=opts.metric,
+        split=opts.split.value,
+    )
     with _progress(opts, "tuning", enabled=not as_json) as progress:
         outcome = tune_shared(
             opts.profile,
@@ -427,6 +450,7 @@ def tune_cmd(
             **opts.pipeline_kwargs(),
             on_trial=progress,
             started=started,
+            prepared=prepared,
         )
     if as_json:
         typer.echo(json.dumps(asdict(outcome), indent=2, default=str))

@@ -10,6 +10,7 @@ and JSON files a reviewer looks at.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,15 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Binary AUC of the positive column; multiclass: macro one-vs-rest."""
     if p.shape[1] == 2:
         return _auc_binary((y == 1).astype(int), p[:, 1])
-    scores = [_auc_binary((y == c).astype(int), p[:, c]) for c in range(p.shape[1])]
-    return float(np.nanmean(scores))
+    return mean_defined([_auc_binary((y == c).astype(int), p[:, c]) for c in range(p.shape[1])])
+
+
+def mean_defined(values: Sequence[float]) -> float:
+    """The mean of the values that are not NaN; NaN (undefined) when none is, without numpy's
+    "Mean of empty slice" warning reaching the user's terminal."""
+    arr = np.asarray(values, dtype=float)
+    ok = ~np.isnan(arr)
+    return float(arr[ok].mean()) if ok.any() else math.nan
 
 
 def _ap_binary(y01: np.ndarray, s: np.ndarray) -> float:
@@ -110,7 +118,7 @@ def average_precision(y: np.ndarray, p: np.ndarray) -> float:
     """
     if p.shape[1] == 2:
         return _ap_binary((y == 1).astype(int), p[:, 1])
-    return float(np.nanmean([_ap_binary((y == c).astype(int), p[:, c]) for c in range(p.shape[1])]))
+    return mean_defined([_ap_binary((y == c).astype(int), p[:, c]) for c in range(p.shape[1])])
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -199,8 +207,7 @@ def fold_score(
     metric: Metric, y: np.ndarray, pred: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
 ) -> float:
     """Mean over validation folds of the metric on out-of-fold predictions."""
-    values = [metric.fn(y[va], pred[va]) for _, va in folds]
-    return float(np.nanmean(values))
+    return mean_defined([metric.fn(y[va], pred[va]) for _, va in folds])
 
 
 # -- decision rules chosen on out-of-fold predictions ----------------------------------------

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SKIPPED_NOTE = "final fit on all rows skipped: no time left in the time budget"
+
 
 @dataclass(frozen=True)
 class FinalFit:
@@ -62,17 +64,19 @@ class FinalFit:
 
     def describe(self) -> str:
         """One sentence for people: which model was registered and what the metrics judge."""
-        evaluated = (
-            f"the held-out metrics judge the evaluated model (fold models of "
-            f"{self.evaluated_rows:,} training rows) on {self.test_rows:,} held-out rows"
-        )
         if self.refitted:
             return (
                 f"registered: the chosen members refitted on all {self.registered_rows:,} "
-                f"validated rows (same members, weights and decision rule); {evaluated}"
+                f"validated rows (same members, weights and decision rule); the held-out "
+                f"metrics judge the evaluated model (fold models of {self.evaluated_rows:,} "
+                f"training rows) on {self.test_rows:,} held-out rows"
             )
         why = f" ({self.note})" if self.note else ""
-        return f"registered: the evaluated model itself{why}; {evaluated}"
+        return (
+            f"registered: the evaluated model itself, fold models of {self.evaluated_rows:,} "
+            f"training rows{why}; the held-out metrics on {self.test_rows:,} held-out rows "
+            "judge this model"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON, MLflow and the model card."""
@@ -185,8 +189,8 @@ def final_fit(
         refitted = refit_on_all(model, frame, ctx, deadline=deadline)
     except OutOfTime:
         seconds = time.perf_counter() - start
-        note = f"no time left for the refit within the budget ({seconds:.1f}s spent)"
-        log.warning("final fit skipped: %s; the evaluated model is registered", note)
+        note = SKIPPED_NOTE if seconds < 0.05 else f"{SKIPPED_NOTE}, stopped after {seconds:.1f}s"
+        log.warning("%s; the evaluated model is registered", note)
         return model, FinalFit(mode, evaluated_rows, evaluated_rows, test_rows, seconds, note)
     seconds = time.perf_counter() - start
     return refitted, FinalFit(mode, len(frame), evaluated_rows, test_rows, seconds)

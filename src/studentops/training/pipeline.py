@@ -103,6 +103,88 @@ def load_training_data(
     return guarded.profile, validation, rejects_path
 
 
+@dataclass
+class TrainingData:
+    """The validated input of one training run, checked before any search or progress display.
+
+    Attributes:
+        profile: the profile to train with (the guards' empty and constant features dropped).
+        validation: the validation of the training file; ``validation.valid`` is
+            ``(n_rows, n_columns)``.
+        rejects_path: the rejects CSV of the training file, if any row was rejected.
+        test_frame: the valid rows of ``--test-data``, or None.
+        source: what was read (the file, or ``profile seed file``); ``test_source`` likewise.
+        began, seconds: ``time.perf_counter()`` when the checks began, and their seconds.
+    """
+
+    profile: Profile
+    validation: ValidationResult
+    rejects_path: Path | None
+    test_frame: pd.DataFrame | None
+    source: str
+    test_source: str | None
+    began: float
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """The validation summary (counts, reasons, warnings) with the files read."""
+        out = self.validation.summary() | {"data": self.source}
+        if self.test_source is not None:
+            out["test_data"] = self.test_source
+        return out
+
+
+def prepare_training(
+    profile: str | Profile,
+    data: str | Path | None,
+    *,
+    settings: Settings,
+    sep: str | None = None,
+    encoding: str | None = None,
+    test_data: str | Path | None = None,
+    metric: str | None = None,
+    split: str = "stratified",
+) -> TrainingData:
+    """Every check a user's input can fail, before the search: the options, the training file
+    (validation and the training guards) and the test file.
+
+    A command calls this before it starts its progress display, so a bad input is one line and
+    exit code 2 with nothing drawn before it; :func:`train_and_register` calls it when not given
+    the result.
+
+    Raises:
+        ConfigError: an unknown split, or a metric that does not apply to the profile's task.
+        DataError: no valid row in ``data`` or ``test_data``, one class only, an at-risk class
+            too small, or no usable feature.
+    """
+    from studentops.errors import ConfigError
+    from studentops.training.evaluate import get_metric
+    from studentops.training.request import SPLITS
+
+    began = time.perf_counter()
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split '{split}' (choose from {', '.join(SPLITS)})")
+    prof, validation, rejects_path = load_training_data(
+        profile, data, sep=sep, settings=settings, encoding=encoding
+    )
+    get_metric(metric, prof.task)
+    test_frame = (
+        None
+        if test_data is None
+        else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
+    )
+    return TrainingData(
+        profile=prof,
+        validation=validation,
+        rejects_path=rejects_path,
+        test_frame=test_frame,
+        source=str(data) if data else "profile seed file",
+        test_source=None if test_data is None else str(test_data),
+        began=began,
+        seconds=time.perf_counter() - began,
+    )
+
+
 def train_and_register(
     profile: str | Profile,
     data: str | Path | None,
@@ -121,6 +203,7 @@ def train_and_register(
     final_fit: FinalFit = "all",
     test_data: str | Path | None = None,
     started: float | None = None,
+    prepared: TrainingData | None = None,
 ) -> TrainingOutcome:
     """Validate, train within the budget, log everything to MLflow and register a challenger.
 
@@ -139,6 +222,9 @@ def train_and_register(
         test_data: a labelled file the user kept apart, validated with the same profile: the
             held-out evaluation uses it and nothing is carved out of ``data``.
         started: ``time.perf_counter()`` when the user started (default: now).
+        prepared: the input already checked by :func:`prepare_training` (a command does it
+            before its progress display); ``profile``, ``data``, ``sep``, ``encoding`` and
+            ``test_data`` are then not read again.
 
     Returns:
         A TrainingOutcome with the TrainResult, the MLflow run and the registered version.
@@ -147,6 +233,21 @@ def train_and_register(
         DataError: no valid row in ``data`` or ``test_data``, one class only, too few rows.
         ConfigError: a bad budget, split or metric.
     """
+    entered = time.perf_counter()
+    started = entered if started is None else started
+    settings = settings or load_settings()
+    if prepared is None:
+        prepared = prepare_training(
+            profile,
+            data,
+            settings=settings,
+            sep=sep,
+            encoding=encoding,
+            test_data=test_data,
+            metric=metric,
+            split=split,
+        )
+    validated_at = time.perf_counter()
     import mlflow
 
     from studentops import tracking
@@ -157,22 +258,10 @@ def train_and_register(
     from studentops.training.request import TrainRequest
     from studentops.training.train import train_model
 
-    started = time.perf_counter() if started is None else started
-    settings = settings or load_settings()
-    imported_at = time.perf_counter()
-    prof, validation, rejects_path = load_training_data(
-        profile, data, sep=sep, settings=settings, encoding=encoding
-    )
-    test_frame = (
-        None
-        if test_data is None
-        else load_test_data(prof, test_data, sep=sep, settings=settings, encoding=encoding)
-    )
-    validated_at = time.perf_counter()
-    summary = validation.summary() | {"data": str(data) if data else "profile seed file"}
+    prof, validation, rejects_path = prepared.profile, prepared.validation, prepared.rejects_path
+    test_frame = prepared.test_frame
+    summary = prepared.summary()
     budget_mode = "time" if time_budget_s is not None else "trials"
-    if test_data is not None:
-        summary["test_data"] = str(test_data)
     client = tracking.client_for(settings)
     experiment_id = tracking.ensure_experiment(client, prof.name, settings)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -277,9 +366,9 @@ def train_and_register(
         )
         cards.log_model_card(client, result, version, validation=summary, settings=settings)
     phases = {
-        "start": imported_at - started,
-        "validate": validated_at - imported_at,
-        "mlflow_setup": set_up_at - validated_at,
+        "start": min(entered, prepared.began) - started,
+        "validate": prepared.seconds,
+        "mlflow_setup": set_up_at - validated_at,  # MLflow's imports included
     }
     phases |= {k: float(v) for k, v in result.phases.items()}
     phases["log"] = logged_at - trained_at
@@ -367,6 +456,7 @@ def tune_shared(
     n_jobs: int | None = None,
     algorithms: list[str] | None = None,
     started: float | None = None,
+    prepared: TrainingData | None = None,
 ) -> TuningOutcome:
     """Run search trials into a shared Optuna study until the budget is spent.
 
@@ -386,6 +476,9 @@ def tune_shared(
         study_name: default ``studentops-<profile>``.
         time_budget_s, n_trials: a time budget, or a trial budget (``time_budget_s=None``).
         n_jobs, algorithms: parallel trials; restrict the candidate names.
+        prepared: the input already checked by :func:`prepare_training` (a command does it
+            before its progress display); ``profile``, ``data``, ``sep`` and ``encoding`` are
+            then not read again.
 
     Returns:
         This worker's trials and the study's best value so far.
@@ -403,9 +496,11 @@ def tune_shared(
     url = storage or settings.optuna_storage
     if not url:
         raise ConfigError("no Optuna storage: give --storage URL or set optuna_storage")
-    prof, validation, _ = load_training_data(
-        profile, data, sep=sep, settings=settings, encoding=encoding
-    )
+    if prepared is None:
+        prepared = prepare_training(
+            profile, data, settings=settings, sep=sep, encoding=encoding, metric=metric, split=split
+        )
+    prof, validation = prepared.profile, prepared.validation
     name = study_name or f"studentops-{prof.name}"
     worker = worker_id()
     shared = worker_storage(with_installed_driver(url), worker)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from studentops.training.budget import OutOfTime, fit_before_deadline, fold_would_overrun
-from studentops.training.evaluate import LABEL_METRICS, Metric, fold_score, get_metric
+from studentops.training.evaluate import LABEL_METRICS, Metric, fold_score, get_metric, mean_defined
 from studentops.training.model import DerivedBins, Member, MemberKind, class_codes
 from studentops.training.result import TrialRecord
 from studentops.training.spaces import (
@@ -264,7 +264,7 @@ def cross_validate(
             oof[va] = _predict_classes(est, data.X[va], data.n_classes)
         scores.append(data.metric.fn(data.y[va], oof[va]))
         if report is not None:
-            report(float(np.nanmean(scores)), i)
+            report(mean_defined(scores), i)
     sigma = 0.0
     if derived:
         assert data.bins is not None

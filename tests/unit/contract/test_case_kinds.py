@@ -273,6 +273,7 @@ def test_one_class_file_is_one_line_and_exit_2(tmp_path: Path, home: Path) -> No
     )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
+    assert res.stdout == ""  # the check runs before the progress display: nothing drawn
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: the target 'result' has one class (failed) in all 60 valid rows: "

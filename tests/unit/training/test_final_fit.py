@@ -79,6 +79,16 @@ def test_refit_that_cannot_finish_keeps_the_evaluated_model(multiclass, tmp_path
         deadline=time.perf_counter() - 1,
     )
     assert model is kept.model and not what.refitted and "no time left" in (what.note or "")
+    # what the user, the card and `models` read: the evaluated model, no raw timing
+    from studentops.registry.card_content import registered_model_line
+    from studentops.registry.models import final_fit_tags
+
+    said = what.describe()
+    assert said.startswith("registered: the evaluated model itself") and "0.0s" not in said
+    card = {"final_fit": what.to_dict(), "data": {"train_rows": kept.train_rows}}
+    assert registered_model_line(card).startswith("Registered model: the evaluated model itself")
+    tags = final_fit_tags(what.to_dict())
+    assert tags["studentops.registered_fit"] == f"train part {kept.train_rows:,} rows"
 
 
 def test_binary_threshold_is_kept_by_the_refit(tmp_path) -> None:
