@@ -147,3 +147,27 @@ def test_train_as_of_week_says_the_week(
     )
     assert isinstance(result.exception, DataError)
     assert "as of week 6: features from events before day 42" in result.output
+
+
+def test_the_process_ends_without_teardown_yet_flushes_and_runs_atexit() -> None:
+    code = (
+        "import atexit, sys\n"
+        "from studentops.cli import end_process\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "print('output', end=' ')\n"
+        "sys.stderr.write('err')\n"
+        "end_process(3)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (3, "output atexit ran\n", "err")
+
+
+def test_a_live_worker_thread_gets_the_normal_exit_that_joins_it() -> None:
+    code = (
+        "import threading, time\n"
+        "from studentops.cli import end_process\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('joined'))).start()\n"
+        "end_process(0)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout) == (0, "joined\n")
