@@ -132,14 +132,16 @@ def validate_known(frame: pd.DataFrame, predictor: Predictor) -> ValidationResul
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV or Parquet by extension, with Arrow's writers (ten times pandas' CSV writer).
+    """CSV or Parquet by extension, through Arrow. CSV cells are quoted only where they must be
+    (:mod:`studentops.serving.csv_text`), so text copied from the input reads as it was.
 
     Raises:
         DataError: the file cannot be written (a missing permission, a full disk).
     """
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    from studentops.serving.csv_text import write_csv
 
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(_arrow_safe(frame), preserve_index=False)
@@ -147,7 +149,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
         if path.suffix.lower() in (".parquet", ".pq"):
             pq.write_table(table, path)
         else:
-            pacsv.write_csv(table, path)
+            write_csv(table, path)
     except OSError as exc:
         raise DataError(f"{path}: cannot write ({exc})") from exc
     return path

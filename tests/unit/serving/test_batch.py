@@ -98,3 +98,34 @@ def test_a_file_with_no_valid_row(predictor: Predictor, students: pd.DataFrame) 
     bad = students.head(3).assign(Course="nope")
     scored, result, scores = score_frame(predictor, bad)
     assert scores is None and scored.empty and result.rejected == 3
+
+
+def test_copied_text_columns_round_trip_as_written(
+    predictor: Predictor, students: pd.DataFrame, settings: Settings, tmp_path: Path
+) -> None:
+    import csv
+
+    frame = students.head(20).copy()
+    frame["student_id"] = [f"{i:06d}" for i in range(20)]  # leading zeros, as exported
+    frame.insert(1, "name", ["Smith, Ana", 'Bo "Ace" Li', "line\nbreak", "plain"] * 5)
+    data, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.to_csv(data, index=False)
+    score_file(
+        "uci-dropout-binary",
+        data,
+        out,
+        settings=settings,
+        predictor=predictor,
+        log_predictions=False,
+    )
+    with open(data, newline="", encoding="utf-8") as f:
+        given = {row["student_id"]: row for row in csv.DictReader(f)}
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("student_id,name,")  # no quotes around plain header names
+    assert "\n000000," in text and '"000' not in text  # nor plain ids
+    assert '"Smith, Ana"' in text and '"Bo ""Ace"" Li"' in text  # quoted only where needed
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 17  # three rows of `students` are rejected
+    for row in rows:
+        assert {c: row[c] for c in frame.columns} == given[row["student_id"]]
