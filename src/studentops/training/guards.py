@@ -9,7 +9,7 @@ exit code 2 rather than a search that ends in a traceback or in a test score of 
 * a class with fewer than :data:`TINY_CLASS` rows: a warning (its held-out metrics are noise,
   and a stratified split may leave it out of the test part entirely);
 * a feature empty in every row, or one value in every row: left out of the features (the
-  returned profile lists it in ``drop``) with a warning;
+  returned profile lists it in ``drop``) with a warning (one for all the empty ones);
 * a date feature: used as days since 1970-01-01 (see ``features.encode``), said once.
 """
 
@@ -53,12 +53,13 @@ def check_training_data(frame: pd.DataFrame, profile: Profile) -> GuardResult:
     if profile.task != "regression":
         warnings += _check_classes(frame, profile)
     dropped: list[str] = []
+    empty: list[str] = []
     for name in profile.feature_columns:
         values = frame[name] if name in frame.columns else pd.Series(dtype=object)
         present = values.dropna()
         if present.empty:
             dropped.append(name)
-            warnings.append(f"feature '{name}' is empty in every row: left out of the features")
+            empty.append(name)
         elif len(present) == len(values) and present.astype(str).nunique() == 1:
             dropped.append(name)
             warnings.append(
@@ -67,6 +68,14 @@ def check_training_data(frame: pd.DataFrame, profile: Profile) -> GuardResult:
             )
         elif profile.columns[name].type == "datetime":
             warnings.append(f"date feature '{name}' is used as days since 1970-01-01")
+    if empty:  # one line for all of them (an export without a click log empties a dozen)
+        names = ", ".join(f"'{c}'" for c in empty)
+        warnings.insert(
+            0,
+            f"feature {names} is empty in every row: left out of the features"
+            if len(empty) == 1
+            else f"features {names} are empty in every row: left out of the features",
+        )
     if dropped:
         left = [c for c in profile.feature_columns if c not in dropped]
         if not left:

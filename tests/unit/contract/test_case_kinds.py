@@ -217,6 +217,7 @@ def test_empty_and_constant_features_are_left_out() -> None:
     assert guarded.dropped == ["hours", "house"]
     assert guarded.profile.feature_columns == ["visits"]
     assert len(guarded.warnings) == 2
+    assert guarded.warnings[0] == "feature 'hours' is empty in every row: left out of the features"
     with pytest.raises(DataError, match="no usable feature"):
         check_training_data(validate(frame.assign(visits="3"), prof).valid, prof)
 

@@ -86,3 +86,14 @@ def test_compiled_scorer_agrees_when_the_empty_feature_arrives(
         [{c: r[c] for c in predictor.features} for r in rows.to_dict(orient="records")]
     )
     assert [a["prediction"] for a in answers] == list(model.predict(rows))
+
+
+def test_features_empty_in_every_row_are_named_in_one_warning(
+    profile: Profile, frame: pd.DataFrame
+) -> None:
+    from studentops.training.guards import check_training_data
+
+    guarded = check_training_data(frame.assign(study=np.nan), profile)
+    assert guarded.dropped == ["study", "clicks"]
+    empty = [w for w in guarded.warnings if "empty in every row" in w]
+    assert empty == ["features 'study', 'clicks' are empty in every row: left out of the features"]
