@@ -161,6 +161,16 @@ def run(args: argparse.Namespace) -> int:
     features = oulad_weekly_features(args.oulad, weeks)
     raw = read_raw(Path(args.oulad))
     print(f"features for {len(weeks)} weeks in {time.perf_counter() - started:.1f}s", flush=True)
+    has_clicks = "clicks" in features.columns
+    print(
+        "click log: "
+        + (
+            "present, activity and engagement features filled"
+            if has_clicks
+            else "absent (no studentVle.csv): activity and engagement features empty"
+        ),
+        flush=True,
+    )
     rows = []
     for week in weeks:
         frame = validated(

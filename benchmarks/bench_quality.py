@@ -15,7 +15,7 @@ was given (``--final-fit all``, the default) therefore cannot have seen a test r
 Both final-fit modes are run and shown side by side with the best peer of peers.md.
 
     .venv/bin/python benchmarks/bench_quality.py [--tasks t1 t2] [--budget S] [--seed N]
-        [--modes all holdout] [--trials N] [--json FILE]
+        [--modes all holdout] [--trials N] [--split-seed N] [--json FILE]
 
 A task passes when, in every mode run, its score is at least the best peer minus 0.005 and the
 command's wall time is within the budget plus 10%.
@@ -74,16 +74,17 @@ def best_peers(path: Path = PEERS_FILE) -> dict[str, float]:
     return {**PEERS_FALLBACK, **found}
 
 
-def protocol_split(raw: Any, spec: dict[str, Any]) -> tuple[Any, Any]:
+def protocol_split(raw: Any, spec: dict[str, Any], random_state: int = 42) -> tuple[Any, Any]:
     """The protocol's 80/20 split of the raw rows: stratified on the task's label
-    (classification) or shuffled (regression), random_state 42."""
+    (classification) or shuffled (regression), random_state 42 (the protocol's; another
+    ``random_state`` repeats the comparison on other splits, off-protocol)."""
     from sklearn.model_selection import train_test_split
 
     stratify = None
     if spec["task"] != "regression":
         target = raw[spec["target"]].astype(str)
         stratify = target == str(spec["positive"]) if "positive" in spec else target
-    train, test = train_test_split(raw, test_size=0.2, random_state=42, stratify=stratify)
+    train, test = train_test_split(raw, test_size=0.2, random_state=random_state, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -215,6 +216,7 @@ def run_task(
     out: Path,
     modes: list[str],
     trials: int | None = None,
+    split_seed: int = 42,
 ) -> dict[str, Any]:
     """One task in every final-fit mode: split, train through the CLI, score here."""
     from studentops.datasets.loading import read_table
@@ -227,7 +229,7 @@ def run_task(
     differ = sorted(expected ^ set(profile.feature_columns))
     if differ:
         print(f"  note: features differ from the protocol: {differ}")
-    train, test = protocol_split(raw, spec)
+    train, test = protocol_split(raw, spec, split_seed)
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     profile_yaml = folder / "profile.yaml"
@@ -300,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a trial budget instead of the time budget: compares the final-fit modes on the "
         "same search (the wall-time check is then skipped)",
     )
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        default=42,
+        help="random_state of the 80/20 split (42: the protocol's; others repeat the final-fit "
+        "comparison on other splits, off-protocol)",
+    )
     parser.add_argument("--artifacts", type=Path, help="keep files here (default: temporary)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
@@ -322,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         budget = args.budget or float(spec["budget_s"])
         what = f"--trials {args.trials}" if args.trials else f"--time-budget {budget:g}"
         print(f"{name}: studentops train {what} on the 80% part ...", flush=True)
-        row = run_task(name, spec, budget, args.seed, out, args.modes, args.trials)
+        row = run_task(name, spec, budget, args.seed, out, args.modes, args.trials, args.split_seed)
         row["peer"] = peers.get(name)
         ok = True
         for result in row["modes"].values():

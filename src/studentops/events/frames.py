@@ -128,11 +128,15 @@ def to_profile_frame(features: pl.DataFrame, profile: Profile) -> pd.DataFrame:
         DataError: ``features`` lacks another column the profile declares.
     """
     from studentops.events.cohort import RANKED_IN_COHORT
-    from studentops.events.weekly import ACTIVITY_FEATURES
+    from studentops.events.weekly import ACTIVITY_FEATURES, ENGAGEMENT_FEATURES
 
     frame = profile_columns(features)
     # A source without a click log has no activity columns: they are empty, not an error.
-    optional = {*ACTIVITY_FEATURES, *(f"{c}_pct" for c in RANKED_IN_COHORT if "click" in c)}
+    optional = {
+        *ACTIVITY_FEATURES,
+        *ENGAGEMENT_FEATURES,
+        *(f"{c}_pct" for c in RANKED_IN_COHORT if "click" in c),
+    }
     empty = [c for c in profile.columns if c not in frame.columns and c in optional]
     frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in empty)
     absent = [c for c in profile.columns if c not in frame.columns]

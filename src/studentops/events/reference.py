@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 
 from studentops.events.schema import ASSESSMENT_EVENT_TYPES, KEY, EventLog
-from studentops.events.weekly import ASSESSMENT_TYPES, RECENT_WEEKS
+from studentops.events.weekly import ACTIVITY_GROUPS, ASSESSMENT_TYPES, RECENT_WEEKS, activity_group
 
 
 def _slope(group: pd.DataFrame) -> float:
@@ -110,7 +110,26 @@ def _week_features(
         out[filled] = out[filled].fillna(0)
         out["clicks_per_week"] = out["_in_weeks"] / week if week > 0 else np.nan
         out["days_since_last_activity"] = cut - out["_last_act"]
+        out = _engagement(out, act, week)
     return out.drop(columns=[c for c in out.columns if c.startswith("_")])
+
+
+def _engagement(out: pd.DataFrame, act: pd.DataFrame, week: int) -> pd.DataFrame:
+    """Pre-start clicks, share of active weeks and clicks per activity group, plainly."""
+    keys = list(KEY)
+    early = act[act["day"] < 0].groupby(keys)["clicks"].sum()
+    out = out.join(early.rename("clicks_before_start"), on=keys)
+    out["clicks_before_start"] = out["clicks_before_start"].fillna(0)
+    in_weeks = act[act["day"] >= 0]
+    weeks = in_weeks.assign(_w=in_weeks["day"] // 7).groupby(keys)["_w"].nunique()
+    out = out.join(weeks.rename("_active_weeks"), on=keys)
+    out["active_weeks_share"] = out["_active_weeks"].fillna(0) / week if week > 0 else np.nan
+    group = act["activity_type"].map(lambda t: activity_group(None if pd.isna(t) else str(t)))
+    for position, name in enumerate(ACTIVITY_GROUPS):
+        clicks = act[group == position].groupby(keys)["clicks"].sum()
+        out = out.join(clicks.rename(f"clicks_{name}"), on=keys)
+        out[f"clicks_{name}"] = out[f"clicks_{name}"].fillna(0)
+    return out
 
 
 def _missed(enrol: pd.DataFrame, seen: pd.DataFrame, cat: pd.DataFrame, cut: int) -> pd.Series:

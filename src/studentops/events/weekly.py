@@ -70,6 +70,39 @@ ACTIVITY_FEATURES: dict[str, str] = {
 }
 
 
+ACTIVITY_GROUPS: dict[str, tuple[str, ...]] = {
+    "forum": ("forumng", "forum", "ouwiki", "wiki", "oucollaborate", "ouelluminate", "chat"),
+    "quiz": ("quiz", "externalquiz", "questionnaire", "feedback", "lesson", "h5pactivity"),
+    "content": (
+        "oucontent",
+        "resource",
+        "subpage",
+        "sharedsubpage",
+        "page",
+        "url",
+        "dualpane",
+        "folder",
+        "glossary",
+        "dataplus",
+        "book",
+    ),
+    "homepage": ("homepage", "course", "course_view"),
+}
+"""Activity group -> the ``activity_type`` values it counts (lower case, a Moodle ``mod_`` prefix
+dropped): the OULAD VLE types (Kuzilek et al. 2017, ``vle.activity_type``) and the Moodle module
+names for the same kinds of resource. Other types count only in the all-type activity features.
+Clicks per kind of resource are the core inputs of OU Analyse, the Open University's early-warning
+system (Kuzilek et al. 2015, "OU Analyse: analysing at-risk students at The Open University")."""
+
+ENGAGEMENT_FEATURES: dict[str, str] = {
+    "clicks_before_start": "clicks dated before the presentation start (day < 0): early engagement",
+    "active_weeks_share": "share of the weeks 1..w with any activity (null at week 0): regularity",
+    **{f"clicks_{group}": f"clicks so far on {group} activities" for group in ACTIVITY_GROUPS},
+}
+"""Activity features for early weeks, built with :data:`ACTIVITY_FEATURES` when the log has a
+click log. Same cut-off rule; not covered by the pandas reference (:mod:`.reference`)."""
+
+
 PROGRESS_FEATURES: dict[str, str] = {
     **{
         f"{p}_{name}": f"{what} ({t} assessments only)"
@@ -363,6 +396,54 @@ def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Co
     out.put("days_since_last_activity", cut - grid.cum_max(cell, day.astype(np.float64)))
 
 
+def activity_group(activity_type: str | None) -> int:
+    """Position in :data:`ACTIVITY_GROUPS` of an ``activity_type`` (-1: none of the groups).
+
+    Case and a Moodle ``mod_`` prefix are ignored (``mod_forum`` is a forum).
+    """
+    if activity_type is None:
+        return -1
+    name = activity_type.strip().lower().removeprefix("mod_")
+    for position, names in enumerate(ACTIVITY_GROUPS.values()):
+        if name in names:
+            return position
+    return -1
+
+
+def _group_codes(act: pl.DataFrame) -> np.ndarray:
+    """:func:`activity_group` of each activity row, mapped once per distinct type, not per row."""
+    kinds = act.select(pl.col("activity_type").unique())
+    codes = kinds.with_columns(
+        pl.Series(
+            "_g",
+            [activity_group(None if v is None else str(v)) for v in kinds["activity_type"]],
+            dtype=pl.Int8,
+        )
+    )
+    joined = act.select("activity_type").join(
+        codes, on="activity_type", how="left", maintain_order="left", nulls_equal=True
+    )
+    return joined["_g"].fill_null(-1).to_numpy()
+
+
+def _engagement_features(grid: _Grid, act: pl.DataFrame, out: _Columns) -> None:
+    k = act["_k"].to_numpy()
+    wk = act["_wk"].to_numpy()
+    day = act["day"].to_numpy()
+    clicks = act["clicks"].fill_null(1).cast(pl.Float64).to_numpy()
+    early = day < 0
+    out.put("clicks_before_start", grid.cum_sum(grid.cells(k[early], wk[early]), clicks[early]))
+    per_week = np.bincount(grid.cells(k, wk), minlength=grid.n * grid.ncol)
+    active = (per_week.reshape(grid.n, grid.ncol) > 0).astype(np.float64)
+    active[:, 0] = 0.0  # week 0 holds the pre-start days, not a week of the presentation
+    weeks = np.broadcast_to(np.arange(grid.ncol), active.shape)
+    out.put("active_weeks_share", _ratio(np.cumsum(active, axis=1), weeks))
+    group = _group_codes(act)
+    for position, name in enumerate(ACTIVITY_GROUPS):
+        mine = group == position
+        out.put(f"clicks_{name}", grid.cum_sum(grid.cells(k[mine], wk[mine]), clicks[mine]))
+
+
 def _distinct_days(k: np.ndarray, day: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(enrolment, visible week) of each distinct (enrolment, day) with activity.
 
@@ -501,8 +582,9 @@ def build_weekly_features(
     if activity is None:
         activity = bool((log.events["event_type"] == "activity").any())
     if activity:
-        act = _events_of(log, ["activity"], enrol, grid.ncol, "clicks")
+        act = _events_of(log, ["activity"], enrol, grid.ncol, "clicks", "activity_type")
         _activity_features(grid, act, cut, out)
+        _engagement_features(grid, act, out)
         del act
     return _assemble(enrol, students, out)
 
@@ -563,6 +645,8 @@ INT_FEATURES = {
     "active_days",
     "clicks_last_week",
     "clicks_last_4_weeks",
+    "clicks_before_start",
+    *(f"clicks_{group}" for group in ACTIVITY_GROUPS),
     *(f"{p}_n_missed" for p in ASSESSMENT_TYPES.values()),
     "submitted_last_4_weeks",
     "missed_change_4_weeks",
@@ -606,6 +690,7 @@ def feature_names(activity: bool, progress: bool = True) -> list[str]:
         *FEATURES,
         *(PROGRESS_FEATURES if progress else {}),
         *(ACTIVITY_FEATURES if activity else {}),
+        *(ENGAGEMENT_FEATURES if activity and progress else {}),
     ]
 
 

@@ -48,10 +48,34 @@ def hand() -> pl.DataFrame:
                 "due_day": 20,
                 "weight": 30.0,
             },
-            {"student_id": "s", "day": -2, "event_type": "activity", "clicks": 3},
-            {"student_id": "s", "day": 1, "event_type": "activity", "clicks": 2},
-            {"student_id": "s", "day": 1, "event_type": "activity", "clicks": 1},
-            {"student_id": "s", "day": 15, "event_type": "activity", "clicks": 4},
+            {
+                "student_id": "s",
+                "day": -2,
+                "event_type": "activity",
+                "clicks": 3,
+                "activity_type": "homepage",
+            },
+            {
+                "student_id": "s",
+                "day": 1,
+                "event_type": "activity",
+                "clicks": 2,
+                "activity_type": "forumng",
+            },
+            {
+                "student_id": "s",
+                "day": 1,
+                "event_type": "activity",
+                "clicks": 1,
+                "activity_type": "Mod_Forum",
+            },
+            {
+                "student_id": "s",
+                "day": 15,
+                "event_type": "activity",
+                "clicks": 4,
+                "activity_type": "oucontent",
+            },
         ],
         CATALOGUE,
     )
@@ -95,8 +119,21 @@ def test_week_1_sees_only_the_first_seven_days(hand: pl.DataFrame) -> None:
             "clicks_last_week": 3,
             "clicks_last_4_weeks": 6,
             "days_since_last_activity": 6.0,
+            "clicks_before_start": 3,
+            "active_weeks_share": 1.0,
+            "clicks_homepage": 3,
+            "clicks_forum": 3,  # "Mod_Forum" is a forum too: case and prefix ignored
+            "clicks_content": 0,
+            "clicks_quiz": 0,
         },
     )
+
+
+def test_engagement_features_by_week(hand: pl.DataFrame) -> None:
+    """Week 2 saw no activity (share 1/2); week 3 sees the day-15 content clicks (2 of 3)."""
+    _check(_row(hand, 2), {"active_weeks_share": 0.5, "clicks_content": 0, "clicks_forum": 3})
+    _check(_row(hand, 3), {"active_weeks_share": 2 / 3, "clicks_content": 4})
+    _check(_row(hand, 5), {"active_weeks_share": 2 / 5, "clicks_before_start": 3})
 
 
 def test_week_2_one_assessment_due_and_submitted(hand: pl.DataFrame) -> None:
@@ -256,6 +293,7 @@ LEAK_STUDENTS = pl.DataFrame(
 )
 LENGTHS = pl.DataFrame({"module": "M", "presentation": PRESENTATIONS, "length_days": [200, 200]})
 TYPES = ("registration", "unregistration", "submission", "exam", "activity")
+ACTIVITY_TYPES = ("forumng", "quiz", "mod_resource", "homepage", "dataplus", "other", None)
 
 
 @st.composite
@@ -271,6 +309,7 @@ def an_event(draw: st.DrawFn, min_day: int = -20, max_day: int = 80) -> dict[str
         "score": None,
         "banked": None,
         "clicks": None,
+        "activity_type": None,
     }
     if kind in ("submission", "exam"):
         event["assessment_id"] = draw(st.sampled_from(("a1", "a2", "a3")))
@@ -278,6 +317,7 @@ def an_event(draw: st.DrawFn, min_day: int = -20, max_day: int = 80) -> dict[str
         event["banked"] = draw(st.booleans())
     if kind == "activity":
         event["clicks"] = draw(st.one_of(st.none(), st.integers(1, 9)))
+        event["activity_type"] = draw(st.sampled_from(ACTIVITY_TYPES))
     return event
 
 
@@ -294,7 +334,8 @@ def _features(events: list[dict[str, object]], week: int) -> pl.DataFrame:
 def test_the_leak_test_sees_every_feature() -> None:
     """The property below checks all features, cohort and base rates included."""
     events = [
-        {**e, "assessment_id": None, "score": None, "banked": None, "clicks": None}
+        {**e, "assessment_id": None, "score": None, "banked": None, "clicks": None,
+         "activity_type": None}
         for e in (
             {"student_id": "a", "module": "M", "presentation": "2014B", "day": 1,
              "event_type": "activity"},
@@ -315,6 +356,7 @@ EVENT_ROW = {
     "score": pl.Float64,
     "banked": pl.Boolean,
     "clicks": pl.Int32,
+    "activity_type": pl.String,
 }
 
 
