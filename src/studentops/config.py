@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path("../shared/data"), description="Where built-in profiles find their seed files."
     )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder for rebuildable files shared by every home (the migrated empty "
+        "MLflow database); default: the user's cache folder (platformdirs), e.g. "
+        "~/.cache/studentops.",
+    )
     profiles_dir: Path | None = Field(None, description="Extra folder of profile YAML files.")
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; default: SQLite database under home."
@@ -260,6 +266,14 @@ class Settings(BaseSettings):
         if self.prediction_log_url:
             return self.prediction_log_url
         return f"sqlite:///{(self.home / 'predictions.db').resolve()}"
+
+    def user_cache(self) -> Path:
+        """``cache_dir``, or the platform's user cache folder for studentops (not created)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("studentops", appauthor=False))
 
     def ensure_home(self) -> Path:
         """Create the state folder when a command first needs it (never at import)."""

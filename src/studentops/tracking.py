@@ -173,10 +173,64 @@ def quiet_library_logs(*, optuna: bool = False) -> None:
 
 
 def tracking_uri(settings: Settings) -> str:
-    """The tracking URI with a driver we have installed; creates home for the SQLite default."""
+    """The tracking URI with a driver we have installed; creates home for the SQLite default.
+
+    A new home's SQLite database starts as a copy of a migrated empty one
+    (:func:`seed_sqlite_store`), so only the first home on a machine pays MLflow's migrations.
+    """
     if not settings.tracking_uri:
-        settings.ensure_home()
+        seed_sqlite_store(settings.ensure_home() / "mlflow.db", settings)
     return with_installed_driver(settings.mlflow_tracking_uri)
+
+
+def seed_sqlite_store(db: Path, settings: Settings) -> bool:
+    """Create ``db`` as a copy of an empty MLflow database already migrated to this MLflow.
+
+    MLflow builds a new SQLite store by running its whole chain of schema migrations: 4-6 s on a
+    quiet 2-core machine and 17-28 s at load 5, all inside the first ``train``'s time budget.
+    The migrated empty database is built once per MLflow version in
+    ``settings.user_cache()`` (``mlflow-<version>.db``) and copied into each new home. It holds
+    no experiment of ours (each profile's experiment is created with its own artifact location,
+    :func:`ensure_experiment`), so a copy is as good as a fresh build.
+
+    Args:
+        db: the SQLite file a new home would get; left alone when it exists.
+        settings: gives the cache folder.
+
+    Returns:
+        True when ``db`` was created from the template; False when it existed or the cache
+        could not be used (MLflow then builds the database itself, as before).
+    """
+    if db.exists():
+        return False
+    import importlib.metadata
+    import shutil
+    import tempfile
+
+    version = importlib.metadata.version("mlflow")
+    template = settings.user_cache() / f"mlflow-{version}.db"
+    try:
+        if not template.exists():
+            template.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=template.parent) as tmp:
+                built = Path(tmp) / "mlflow.db"
+                _migrated_empty_store(built, Path(tmp) / "artifacts")
+                built.replace(template)  # atomic: a concurrent builder's copy is as good
+        partial = db.with_name(f".{db.name}.{os.getpid()}.partial")
+        shutil.copyfile(template, partial)
+        partial.replace(db)
+    except OSError as exc:  # a read-only or full cache: not worth failing a command for
+        logging.getLogger(__name__).info("MLflow store template not used: %s", exc)
+        return False
+    return True
+
+
+def _migrated_empty_store(db: Path, artifacts: Path) -> None:
+    """Build an empty MLflow SQLite store at ``db`` (MLflow runs its migrations)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{db.resolve()}", artifacts.resolve().as_uri())
+    store.engine.dispose()
 
 
 def registry_uri(settings: Settings) -> str:
