@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port, running_server
 
 from studentops.config import load_settings
 
@@ -38,12 +36,6 @@ PROFILE = "student-performance"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -83,38 +75,12 @@ def dashboard(state: dict[str, Path]) -> Iterator[str]:
         STUDENTOPS_SERVE_PROFILE=PROFILE,
     )
     studentops = Path(sys.executable).with_name("studentops")
-    log = (state["root"] / "dashboard.log").open("wb")
-    proc = subprocess.Popen(
-        [str(studentops), "dashboard", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=state["root"],
-    )
+    argv = [str(studentops), "dashboard", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                text = (state["root"] / "dashboard.log").read_text(errors="replace")
-                pytest.fail(f"dashboard did not start:\n{text[-2000:]}")
-            time.sleep(0.3)
+    with running_server(
+        argv, folder=state["root"], ready=f"{url}/_stcore/health", name="dashboard", env=env
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
