@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """``mlflow server`` on a temp SQLite store with proxied artifacts; yields its URL."""
+def mlflow_server(tmp_path: Path, mlflow_ready: Callable[[Path], Path]) -> Iterator[str]:
+    """``mlflow server`` on a temp SQLite store with proxied artifacts; yields its URL.
+
+    The store starts as a copy of the session's empty, migrated database (tests/conftest.py).
+    """
     port = free_port()
-    folder = tmp_path / "server"
+    folder = mlflow_ready(tmp_path / "server")
     argv = [
         str(Path(sys.executable).with_name("mlflow")),
         "server",

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +41,16 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Iterator[World]:
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.registry import models
     from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
-    home = tmp_path_factory.mktemp("retrain-home")
+    home = mlflow_ready(tmp_path_factory.mktemp("retrain-home"))
     config = home / "studentops.yaml"
     # Gates as a school would set them; the fairness gap is looser than the default 0.2
     # because the evaluation window is a few hundred students split over many nationalities.

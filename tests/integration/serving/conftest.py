@@ -6,8 +6,9 @@ challenger so tests can move the alias.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,12 +43,15 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Registry:
+    """Two versions trained on generated students; version 1 champion."""
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.training.pipeline import train_and_register
 
-    home = tmp_path_factory.mktemp("serving-home")
+    home = mlflow_ready(tmp_path_factory.mktemp("serving-home"))
     settings = load_settings(
         config_file=home / "none.yaml", home=home, serve_profile=PROFILE, reload_interval_s=3600
     )

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def state(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> dict[str, Path]:
     """A state folder with a champion (tiny training budget) and two files to upload."""
     from studentops import tracking
     from studentops.datasets.profile import load_profile
@@ -48,8 +50,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from studentops.training.pipeline import train_and_register
 
     root = tmp_path_factory.mktemp("dashboard")
-    home = root / "state"
-    home.mkdir()
+    home = mlflow_ready(root / "state")
     settings = load_settings(home=home, config_file=root / "none.yaml")
     profile = load_profile(PROFILE)
     cohort = write_cohort(generate_cohort(profile, rows=600, seed=5), root / "cohort.csv")
