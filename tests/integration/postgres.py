@@ -4,20 +4,29 @@ Uses the server binaries of the machine (Debian's ``postgresql`` package puts th
 ``/usr/lib/postgresql/<major>/bin``; ``PG_BIN`` overrides). PostgreSQL refuses to run as root,
 so under root the cluster belongs to the ``postgres`` user and every server command runs through
 ``runuser``. Trust authentication on 127.0.0.1 only, a free port, fsync off: fast and private.
+
+``pg_ctl`` starts the server (it detaches it and waits for it, as PostgreSQL documents), so
+:func:`loopback.running_server` does not fit; the free port, the readiness poll and the failure
+message with the tail of the server's log come from ``loopback.py`` all the same.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:  # loaded by path: find loopback.py beside this file
+    sys.path.append(HERE)
+
+from loopback import ServerDidNotStart, free_port, log_tail, wait_until_ready  # noqa: E402
 
 
 class PostgresUnavailable(RuntimeError):
@@ -36,12 +45,6 @@ def find_bin_dir() -> Path:
     if found:
         return Path(found).parent
     raise PostgresUnavailable("PostgreSQL server binaries not found (install 'postgresql')")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -65,10 +68,13 @@ class PostgresServer:
         return self.url(name)
 
 
-def _run(cmd: list[str], run_as: str | None, **kw: object) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], run_as: str | None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a server command (as ``run_as`` through ``runuser`` when given), output captured."""
     if run_as:
         cmd = ["runuser", "-u", run_as, "--", *cmd]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
 @contextmanager
@@ -103,7 +109,7 @@ def postgres_server(timeout_s: float = 30.0) -> Iterator[PostgresServer]:
             f"-c unix_socket_directories={socket_dir} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
-        _run(
+        started = _run(
             [
                 str(bin_dir / "pg_ctl"),
                 "-D",
@@ -118,38 +124,37 @@ def postgres_server(timeout_s: float = 30.0) -> Iterator[PostgresServer]:
                 "start",
             ],
             run_as,
+            check=False,
         )
-        _wait_ready(server, timeout_s)
+        if started.returncode != 0:
+            raise ServerDidNotStart(
+                f"PostgreSQL did not start: {started.stderr.strip()}:\n"
+                f"{log_tail(root / 'server.log')}"
+            )
+        wait_until_ready(
+            lambda: _answers(server),
+            what="PostgreSQL",
+            timeout_s=timeout_s,
+            log_path=root / "server.log",
+        )
         yield server
     finally:
         if (data_dir / "postmaster.pid").exists():
-            subprocess.run(
-                [
-                    *(["runuser", "-u", run_as, "--"] if run_as else []),
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(data_dir),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
-                capture_output=True,
+            _run(
+                [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
+                run_as,
                 check=False,
             )
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_ready(server: PostgresServer, timeout_s: float) -> None:
+def _answers(server: PostgresServer) -> bool:
+    """True once ``SELECT 1`` runs on the server's ``postgres`` database."""
     import psycopg
 
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with psycopg.connect(server.url(), connect_timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    try:
+        with psycopg.connect(server.url(), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.OperationalError:
+        return False

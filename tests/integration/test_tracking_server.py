@@ -3,74 +3,34 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from loopback import free_port, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """``mlflow server`` on a temp SQLite store with proxied artifacts; yields its URL."""
-    port = _free_port()
-    folder = tmp_path / "server"
-    folder.mkdir()
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'mlflow.db'}",
-            "--artifacts-destination",
-            (folder / "artifacts").as_uri(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
+def mlflow_server(tmp_path: Path, mlflow_ready: Callable[[Path], Path]) -> Iterator[str]:
+    """``mlflow server`` on a temp SQLite store with proxied artifacts; yields its URL.
+
+    The store starts as a copy of the session's empty, migrated database (tests/conftest.py).
+    """
+    port = free_port()
+    folder = mlflow_ready(tmp_path / "server")
+    argv = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        *("--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"),
+        *("--artifacts-destination", (folder / "artifacts").as_uri()),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+    ]
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.5)
+    with running_server(argv, folder=folder, ready=f"{url}/health", timeout_s=180):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_train_promote_and_load_through_a_server(

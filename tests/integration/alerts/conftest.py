@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port, moto_in_thread
 
 ARTIFACTS = Path(
     os.environ.get(
@@ -34,12 +33,6 @@ def artifacts() -> Path:
     """Where tests keep what a person should look at (the alert e-mail as received)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -138,24 +131,8 @@ def smtp_server(tmp_path: Path) -> Iterator[Mailbox]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of moto's server mode, with fake credentials."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with moto_in_thread() as url:
+        yield url
 
 
 @dataclass

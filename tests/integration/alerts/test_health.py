@@ -4,6 +4,7 @@ dropped according to the API's Prometheus counter (served here by a local HTTP s
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,11 +52,13 @@ def _counter(queue_full: int, write_error: int) -> str:
     )
 
 
-def test_silence_and_dropped_rows_fire_their_rules(tmp_path: Path, metrics_server: Any) -> None:
+def test_silence_and_dropped_rows_fire_their_rules(
+    tmp_path: Path, metrics_server: Any, mlflow_ready: Callable[[Path], Path]
+) -> None:
     url, state = metrics_server
     settings = load_settings(
         config_file=tmp_path / "none.yaml",
-        home=tmp_path / "home",
+        home=mlflow_ready(tmp_path / "home"),  # an empty registry, made once per session
         alert_metrics_url=url,
         alert_file=tmp_path / "alerts.jsonl",
     )

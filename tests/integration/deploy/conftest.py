@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from loopback import free_port, running_server
 
 REPO = Path(__file__).resolve().parents[3]
 ENTRYPOINT = REPO / "deploy" / "entrypoint.sh"
@@ -30,14 +27,6 @@ BUCKET = "studentops-team"
 # Credentials moto accepts; handed to the tracking server's process only.
 SERVER_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 PROFILE = "toy-dropout"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def keyless_environ() -> dict[str, str]:
@@ -71,37 +60,8 @@ def role_env(folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def running(
-    argv: list[str], env: dict[str, str], folder: Path, ready: str | None, timeout_s: float = 180
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a process (its output to ``folder/process.log``), wait until ``ready`` answers 2xx."""
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "process.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-        try:
-            deadline = time.monotonic() + timeout_s
-            while ready is not None:
-                try:
-                    if httpx.get(ready, timeout=2).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{argv[:3]} did not become ready:\n{log_path.read_text()[-4000:]}")
-                time.sleep(0.3)
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def entrypoint(role: str, *args: str) -> list[str]:
+    """The command line that starts ``role`` through the image's entrypoint."""
     return ["sh", str(ENTRYPOINT), role, *args]
 
 
@@ -147,7 +107,7 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("moto")
     url = f"http://127.0.0.1:{port}"
     argv = [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    with running(argv, keyless_environ(), folder, f"{url}/moto-api/", timeout_s=60):
+    with running_server(argv, folder=folder, ready=f"{url}/moto-api/", env=keyless_environ()):
         yield url
 
 
@@ -184,7 +144,10 @@ def team(
         **SERVER_KEYS,
     )
     team.tracking_url = f"http://127.0.0.1:{port}"
-    with running(entrypoint("tracking"), env, root / "tracking", f"{team.tracking_url}/health"):
+    ready = f"{team.tracking_url}/health"
+    with running_server(
+        entrypoint("tracking"), folder=root / "tracking", ready=ready, env=env, name="tracking"
+    ):
         with pytest.MonkeyPatch.context() as mp:
             for key in [k for k in os.environ if k.startswith(("AWS_", "STUDENTOPS_"))]:
                 mp.delenv(key)
@@ -227,7 +190,9 @@ def team_api(team: Team, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         STUDENTOPS_RELOAD_INTERVAL_S="2",
     )
     url = f"http://127.0.0.1:{port}"
-    with running(entrypoint("api"), env, folder, f"{url}/ready"):
+    with running_server(
+        entrypoint("api"), folder=folder, ready=f"{url}/ready", env=env, name="api"
+    ):
         yield url
 
 

@@ -17,15 +17,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from loopback import free_port, running_server
 
 from .conftest import (
     PROFILE,
     REPO,
     VENV_BIN,
     Team,
-    free_port,
     role_env,
-    running,
     tool,
     toy_records,
 )
@@ -128,7 +127,8 @@ def prometheus(traffic: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         f"--web.listen-address=127.0.0.1:{port}",
     ]
     url = f"http://127.0.0.1:{port}"
-    with running(argv, {"PATH": "/usr/bin:/bin"}, folder, f"{url}/-/ready", timeout_s=60):
+    env = {"PATH": "/usr/bin:/bin"}
+    with running_server(argv, folder=folder, ready=f"{url}/-/ready", env=env, timeout_s=60):
         _wait_for(url, 'count_over_time(up{job="studentops-api"}[1m]) >= 3')
         yield url
 

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port, running_server
 
 from .conftest import (
     PROFILE,
     SERVER_KEYS,
     Team,
     entrypoint,
-    free_port,
     role_env,
-    running,
     toy_records,
 )
 
@@ -45,11 +44,8 @@ def _events(team: Team, count: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    sys.path.insert(0, str(Path(__file__).parents[1]))
-    try:
-        import redis_local  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
+    import redis_local
+
     if redis_local.binary() is None:
         pytest.skip("redis-server binary not found (apt-get install redis-server)")
     with redis_local.redis_server(tmp_path_factory.mktemp("redis")) as (url, _):
@@ -71,10 +67,12 @@ def test_stream_role_scores_events_from_redis(team: Team, redis_url: str, tmp_pa
         STREAM_SOURCE=f"{redis_url}/0/events",
         STREAM_SINK=f"{redis_url}/0/results",
     )
-    with running(entrypoint("stream"), env, tmp_path, ready=None):
+    with running_server(
+        entrypoint("stream"), folder=tmp_path, ready=None, env=env, name="stream"
+    ) as worker:
         deadline = time.monotonic() + 240
         while client.xlen("results") < len(events) or client.xlen("events-dead") < 1:
-            assert time.monotonic() < deadline, (tmp_path / "process.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, worker.log_tail()
             time.sleep(0.5)
     results = [json.loads(f[b"data"]) for _, f in client.xrange("results")]
     assert sorted(r["event_id"] for r in results) == sorted(e["event_id"] for e in events)
@@ -158,10 +156,12 @@ def test_lambda_role_answers_a_kinesis_batch(team: Team, tmp_path: Path) -> None
         AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}",
     )
     try:
-        with running(entrypoint("lambda"), env, tmp_path, ready=None):
+        with running_server(
+            entrypoint("lambda"), folder=tmp_path, ready=None, env=env, name="lambda"
+        ) as worker:
             deadline = time.monotonic() + 240
             while not handler.answers:
-                assert time.monotonic() < deadline, (tmp_path / "process.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, worker.log_tail()
                 time.sleep(0.5)
     finally:
         server.shutdown()
@@ -199,7 +199,14 @@ def test_prefect_server_role_on_postgresql(team: Team, tmp_path: Path) -> None:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     url = f"http://127.0.0.1:{port}/api/health"
-    with running(entrypoint("prefect-server"), env, tmp_path, ready=url, timeout_s=240):
+    with running_server(
+        entrypoint("prefect-server"),
+        folder=tmp_path,
+        ready=url,
+        env=env,
+        name="prefect-server",
+        timeout_s=240,
+    ):
         check = subprocess.run(
             [sys.executable, str(ENTRYPOINT.with_name("healthcheck.py"))],
             env={"STUDENTOPS_ROLE_FILE": str(tmp_path / "role"), "PREFECT_PORT": str(port)},

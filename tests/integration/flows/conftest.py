@@ -9,7 +9,6 @@ any test here imports it, and in-process clients talk to a given server through
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,18 +19,13 @@ from typing import Any
 
 import pytest
 import yaml
+from loopback import free_port
 
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="studentops-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.pop("PREFECT_API_URL", None)
 
 SERVER_START_TIMEOUT_S = 300.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path, **values: Any) -> Path:

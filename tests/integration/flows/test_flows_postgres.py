@@ -8,6 +8,7 @@ labelled rows, weekly features. Each command is a fresh process that finds the h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ PROFILE = "student-performance"
 
 
 def test_every_flow_runs_from_the_cli_on_postgres(
-    postgres_url: str, oulad_folder: Path, tmp_path: Path, kit: Any
+    postgres_url: str,
+    oulad_folder: Path,
+    tmp_path: Path,
+    kit: Any,
+    mlflow_ready: Callable[[Path], Path],
 ) -> None:
     from studentops.config import load_settings
     from studentops.datasets.profile import load_profile
@@ -33,7 +38,8 @@ def test_every_flow_runs_from_the_cli_on_postgres(
     drop = [c for c in (profile.target.column, profile.target_source) if c]
     cohort.iloc[400:].drop(columns=drop).to_csv(tmp_path / "term.csv", index=False)
 
-    config = kit.write_config(tmp_path, prefect_database_url=postgres_url)
+    home = mlflow_ready(tmp_path / "state")  # an empty registry, made once per session
+    config = kit.write_config(tmp_path, home=str(home), prefect_database_url=postgres_url)
     server = start_server(load_settings(config), timeout_s=kit.SERVER_START_TIMEOUT_S, ui=False)
     env = kit.cli_env(config)
 

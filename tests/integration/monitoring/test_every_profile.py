@@ -9,7 +9,7 @@ their outcomes and runs the check. Regression profiles get predicted-value drift
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,12 @@ def champions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
     yield {}
 
 
-def _champion(name: str, cache: dict[str, Path], factory: pytest.TempPathFactory) -> Path:
+def _champion(
+    name: str,
+    cache: dict[str, Path],
+    factory: pytest.TempPathFactory,
+    mlflow_ready: Callable[[Path], Path],
+) -> Path:
     if name in cache:
         return cache[name]
     from studentops.datasets.synthetic import generate_cohort
@@ -60,7 +65,7 @@ def _champion(name: str, cache: dict[str, Path], factory: pytest.TempPathFactory
     from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
-    home = factory.mktemp(f"home-{name}")
+    home = mlflow_ready(factory.mktemp(f"home-{name}"))
     settings = load_settings(config_file=home / "none.yaml", home=home)
     profile = load_profile(name)
     data = home / "train.csv"
@@ -102,10 +107,11 @@ def test_outcomes_and_monitor_on_every_profile(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
     cli: Cli,
+    mlflow_ready: Callable[[Path], Path],
 ) -> None:
     from studentops.serving.batch import score_file
 
-    home = _champion(name, champions, tmp_path_factory)
+    home = _champion(name, champions, tmp_path_factory, mlflow_ready)
     profile = load_profile(name)
     monkeypatch.setenv("STUDENTOPS_HOME", str(home))
     monkeypatch.setenv("STUDENTOPS_CONFIG", str(home / "none.yaml"))
@@ -150,6 +156,7 @@ def test_a_champion_without_reference_is_backfilled(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     cli: Cli,
+    mlflow_ready: Callable[[Path], Path],
 ) -> None:
     """A champion registered before reference profiles existed: `monitor` says so in one
     line with the command, `backfill-reference` builds it from the training file."""
@@ -159,7 +166,7 @@ def test_a_champion_without_reference_is_backfilled(
     from studentops.tracking import client_for
 
     name = "student-performance"
-    home = _champion(name, champions, tmp_path_factory)
+    home = _champion(name, champions, tmp_path_factory, mlflow_ready)
     monkeypatch.setenv("STUDENTOPS_HOME", str(home))
     monkeypatch.setenv("STUDENTOPS_CONFIG", str(home / "none.yaml"))
     monkeypatch.setenv("STUDENTOPS_PREDICTION_LOG_URL", f"sqlite:///{tmp_path / 'log.db'}")

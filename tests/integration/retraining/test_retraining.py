@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,16 +24,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from loopback import free_port, running_server
 
 from studentops.config import Settings, load_settings
 
 PROFILE = "uci-dropout-binary"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -49,14 +41,16 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Iterator[World]:
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.registry import models
     from studentops.tracking import client_for
     from studentops.training.pipeline import train_and_register
 
-    home = tmp_path_factory.mktemp("retrain-home")
+    home = mlflow_ready(tmp_path_factory.mktemp("retrain-home"))
     config = home / "studentops.yaml"
     # Gates as a school would set them; the fairness gap is looser than the default 0.2
     # because the evaluation window is a few hundred students split over many nationalities.
@@ -75,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     decision = models.promote(client_for(settings), PROFILE, margin=0.0, max_gap=1.0)
     assert decision.promoted
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "STUDENTOPS_HOME": str(home),
@@ -84,31 +78,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     exe = Path(sys.executable).parent / "studentops"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--profile", PROFILE, "--port", str(port), "--workers", "1"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    argv = [str(exe), "serve", "--profile", PROFILE, "--port", str(port), "--workers", "1"]
     url = f"http://127.0.0.1:{port}"
     record = generate_cohort(profile, 1, seed=9).drop(columns=["Target"]).iloc[0].to_dict()
     record = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not become ready"
-            time.sleep(0.3)
+    with running_server(argv, folder=home / "api", ready=f"{url}/ready", name="serve", env=env):
         yield World(settings, url, outcome.version.version, record, home)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
 
 
 @dataclass

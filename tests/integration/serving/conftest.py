@@ -6,8 +6,9 @@ challenger so tests can move the alias.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,12 +43,15 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Registry:
+    """Two versions trained on generated students; version 1 champion."""
     from studentops.datasets.profile import load_profile
     from studentops.datasets.synthetic import generate_cohort
     from studentops.training.pipeline import train_and_register
 
-    home = tmp_path_factory.mktemp("serving-home")
+    home = mlflow_ready(tmp_path_factory.mktemp("serving-home"))
     settings = load_settings(
         config_file=home / "none.yaml", home=home, serve_profile=PROFILE, reload_interval_s=3600
     )
@@ -84,18 +88,14 @@ def client_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def live_api(registry: Registry) -> Iterator[str]:
     """The API on a real uvicorn server on loopback (a thread), serving the champion."""
-    import socket
     import threading
-    import time
 
-    import httpx
     import uvicorn
+    from loopback import free_port, http_ok, wait_until_ready
 
     from studentops.serving.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     settings = registry.settings.model_copy(update={"max_batch_rows": 50})
     config = uvicorn.Config(
         create_app(settings, poll=False), host="127.0.0.1", port=port, log_level="warning"
@@ -104,16 +104,7 @@ def live_api(registry: Registry) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise RuntimeError("the API did not become ready")
+    wait_until_ready(http_ok(f"{url}/ready"), what="the API (uvicorn thread)", timeout_s=60)
     yield url
     server.should_exit = True
     thread.join(10)

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from loopback import free_port, running_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROFILE = "uci-dropout-binary"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def served(registry: Any, tmp_path: Path) -> Any:
-    port = _free_port()
+def served(registry: Any, tmp_path: Path) -> Iterator[str]:
+    """`studentops serve --workers 2` on the session's registry; yields its URL."""
+    port = free_port()
     env = {
         **os.environ,
         "STUDENTOPS_HOME": str(registry.settings.home),
@@ -37,28 +31,10 @@ def served(registry: Any, tmp_path: Path) -> Any:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     exe = Path(sys.executable).parent / "studentops"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--profile", PROFILE, "--port", str(port), "--workers", "2"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    argv = [str(exe), "serve", "--profile", PROFILE, "--port", str(port), "--workers", "2"]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+    with running_server(argv, folder=tmp_path, ready=f"{url}/ready", name="serve", env=env):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
 
 
 def test_two_workers_merge_metrics_and_follow_a_reload(

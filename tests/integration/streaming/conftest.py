@@ -7,32 +7,14 @@ it: ``.ci/run``); moto runs in-process (its threaded server mode).
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-
-
-def _load_redis_local() -> Any:
-    """tests/integration/redis_local.py, imported by path (whatever pytest's import mode)."""
-    name = "studentops_tests_redis_local"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "redis_local.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-redis_local = _load_redis_local()
-free_port = redis_local.free_port
+import redis_local
+from loopback import moto_in_thread
 
 
 @pytest.fixture(scope="session")
@@ -56,24 +38,8 @@ def redis_url(redis_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of moto's server mode (Kinesis), fake credentials."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with moto_in_thread() as url:
+        yield url
 
 
 @pytest.fixture

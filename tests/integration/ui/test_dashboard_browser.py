@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import free_port, running_server
 
 from studentops.config import load_settings
 
@@ -40,14 +38,10 @@ ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def state(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> dict[str, Path]:
     """A state folder with a champion (tiny training budget) and two files to upload."""
     from studentops import tracking
     from studentops.datasets.profile import load_profile
@@ -56,8 +50,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from studentops.training.pipeline import train_and_register
 
     root = tmp_path_factory.mktemp("dashboard")
-    home = root / "state"
-    home.mkdir()
+    home = mlflow_ready(root / "state")
     settings = load_settings(home=home, config_file=root / "none.yaml")
     profile = load_profile(PROFILE)
     cohort = write_cohort(generate_cohort(profile, rows=600, seed=5), root / "cohort.csv")
@@ -83,38 +76,12 @@ def dashboard(state: dict[str, Path]) -> Iterator[str]:
         STUDENTOPS_SERVE_PROFILE=PROFILE,
     )
     studentops = Path(sys.executable).with_name("studentops")
-    log = (state["root"] / "dashboard.log").open("wb")
-    proc = subprocess.Popen(
-        [str(studentops), "dashboard", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=state["root"],
-    )
+    argv = [str(studentops), "dashboard", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                text = (state["root"] / "dashboard.log").read_text(errors="replace")
-                pytest.fail(f"dashboard did not start:\n{text[-2000:]}")
-            time.sleep(0.3)
+    with running_server(
+        argv, folder=state["root"], ready=f"{url}/_stcore/health", name="dashboard", env=env
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,9 +33,13 @@ def harness() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def flow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A studentops home shared by a module's flows (train once, then score with it)."""
+def flow_home(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Iterator[Path]:
+    """A studentops home shared by a module's flows (train once, then score with it), its
+    MLflow database a copy of the session's empty one (tests/conftest.py)."""
     root = tmp_path_factory.mktemp("flows")
+    mlflow_ready(root / "state")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STUDENTOPS_HOME", str(root / "state"))
         mp.setenv("STUDENTOPS_CONFIG", str(root / "none.yaml"))

@@ -1,13 +1,12 @@
 """Fixtures for registry tests: settings on a temp home with a ready MLflow database, and
 real StudentModels from short training runs on synthetic students.
 
-Creating an MLflow SQLite database runs every migration (seconds), so one empty database is
-made per session and copied into each test's home; models are trained once per session.
+The MLflow database is a copy of the session's empty one (``mlflow_ready`` in
+tests/conftest.py); models are trained once per session.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,10 @@ from studentops.datasets.validation import validate
 from .toy import TOY_REGRESSION_PROFILE, make_toy_frame, write_toy_profile
 
 
-@pytest.fixture(scope="session")
-def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlflow import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def settings(home: Path, empty_mlflow_db: Path) -> Settings:
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(empty_mlflow_db, home / "mlflow.db")
+def settings(home: Path, mlflow_ready: Callable[[Path], Path]) -> Settings:
+    """Settings on the test's home, its MLflow database ready (tests/conftest.py)."""
+    mlflow_ready(home)
     return load_settings()
 
 

@@ -7,6 +7,7 @@ registry gets its own copy of the state folder.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> Settin
 
 
 @pytest.fixture(scope="session")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_home(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_ready: Callable[[Path], Path]
+) -> Path:
     """A state folder with a champion of ``student-performance`` (tiny training budget)."""
     from studentops import tracking
     from studentops.datasets.profile import load_profile
@@ -35,8 +38,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from studentops.registry import models
     from studentops.training.pipeline import train_and_register
 
-    home = tmp_path_factory.mktemp("ui-home") / "state"
-    home.mkdir()
+    home = mlflow_ready(tmp_path_factory.mktemp("ui-home") / "state")
     settings = load_settings(home=home, config_file=home / "none.yaml")
     profile = load_profile(PROFILE)
     cohort = write_cohort(generate_cohort(profile, rows=600, seed=3), home / "cohort.csv")
