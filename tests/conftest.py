@@ -48,11 +48,17 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite database with every migration applied and nothing in it."""
-    from mlflow import MlflowClient
+    """An MLflow SQLite database with every migration applied and nothing in it: the product's
+    own template (``tracking.seed_sqlite_store``, built once per machine in the user cache)."""
+    from studentops.config import Settings
+    from studentops.tracking import seed_sqlite_store
 
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    if not seed_sqlite_store(path, Settings(home=folder)):  # an unusable cache: build it here
+        from mlflow import MlflowClient
+
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
     return path
 
 

@@ -30,7 +30,11 @@ def backend_store_uri(settings: Settings) -> str:
     """The server's store, with the installed PostgreSQL driver; SQLite under home by default."""
     if settings.tracking_server_backend_uri:
         return with_installed_driver(settings.tracking_server_backend_uri)
-    return f"sqlite:///{(settings.ensure_home() / 'mlflow-server.db').resolve()}"
+    from studentops.tracking import seed_sqlite_store
+
+    db = settings.ensure_home() / "mlflow-server.db"
+    seed_sqlite_store(db, settings)  # migrated once per machine, not at every server's start
+    return f"sqlite:///{db.resolve()}"
 
 
 def artifacts_destination(settings: Settings) -> str:
