@@ -54,10 +54,17 @@ def test_train_two_presentations_score_the_third_at_week_6(
     )
     assert res.returncode == 0, res.stderr
     assert "week 6 of 2014B" in res.stdout
+    assert "no click log" in res.stdout  # the shared copy has no studentVle.csv
     ranked = pd.read_csv(out, dtype={"enrolment_id": str})
-    # Every enrolment of the running presentation, once, ranked by risk, the top ones explained.
+    # Every enrolment still enrolled at the cut-off, once, ranked by risk, the top ones
+    # explained; those already withdrawn are left out and counted.
+    withdrawn = running["withdrawn"].astype(bool)
     assert set(ranked["presentation"]) == {"2014B"}
-    assert len(ranked) == len(running)
+    assert len(ranked) == int((~withdrawn).sum()) and withdrawn.any()
+    assert f"left out {int(withdrawn.sum()):,} students already withdrawn" in res.stdout
+    assert not ranked["withdrawn"].astype(bool).any()
+    everyone = len(running)
+    running = running[~withdrawn]
     assert ranked["enrolment_id"].is_unique
     assert ranked["rank"].tolist() == list(range(1, len(ranked) + 1))
     # Risks within RANK_RESOLUTION are float noise, ordered by the model's log-odds instead.
@@ -68,3 +75,18 @@ def test_train_two_presentations_score_the_third_at_week_6(
     truth = running.set_index(running["enrolment_id"].astype(str))["final_result"]
     at_risk = truth.reindex(ranked["enrolment_id"]).isin(["Fail", "Withdrawn"]).to_numpy()
     assert roc_auc_score(at_risk, ranked["risk_score"]) > 0.7
+    # --include-withdrawn keeps every enrolment; the withdrawn are then at the top.
+    everyone_out = tmp_path / "everyone.csv"
+    res = subprocess.run(
+        [
+            *(sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)),
+            *("--oulad", str(oulad), "--presentation", "2014B", "--explain", "0"),
+            *("--out", str(everyone_out), "--include-withdrawn"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "left out" not in res.stdout
+    assert len(pd.read_csv(everyone_out, usecols=["rank"])) == everyone

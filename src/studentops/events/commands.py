@@ -89,6 +89,13 @@ def score_cmd(
     explain: Annotated[
         int, typer.Option("--explain", min=0, help="Add reasons for this many top students.")
     ] = 50,
+    include_withdrawn: Annotated[
+        bool,
+        typer.Option(
+            "--include-withdrawn",
+            help="Keep students already withdrawn at the cut-off (left out by default).",
+        ),
+    ] = False,
 ) -> None:
     """Who is at risk now: score week W of the current presentation with the champion.
 
@@ -100,13 +107,29 @@ def score_cmd(
 
     quiet_library_logs()
     result = score_week(
-        week, out, profile=profile, oulad_dir=oulad, presentation=presentation, explain_top=explain
+        week,
+        out,
+        profile=profile,
+        oulad_dir=oulad,
+        presentation=presentation,
+        explain_top=explain,
+        include_withdrawn=include_withdrawn,
     )
     typer.echo(
         f"week {result.week} of {result.presentation}: scored {result.accepted:,} of "
         f"{result.rows:,} enrolments with {result.model_name} v{result.model_version}, "
         f"reasons for the top {result.explained} -> {result.out_path}"
     )
+    if result.withdrawn_left_out:
+        typer.echo(
+            f"left out {result.withdrawn_left_out:,} students already withdrawn by week "
+            f"{result.week} (--include-withdrawn keeps them)"
+        )
+    if not result.has_click_log:
+        typer.echo(
+            "no click log in the folder (studentVle.csv): activity features are empty, the "
+            "model ranks from assessments and registrations only"
+        )
     if result.rejected:
         typer.echo(f"rejected {result.rejected:,} rows (see the validation reasons)", err=True)
 

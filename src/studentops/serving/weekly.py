@@ -52,6 +52,8 @@ class WeekScores:
     model_name: str
     model_version: str
     explained: int
+    withdrawn_left_out: int = 0
+    has_click_log: bool = True
 
 
 def current_frame(
@@ -93,6 +95,7 @@ def score_week(
     presentation: str | None = None,
     explain_top: int = 50,
     top_k: int = 3,
+    include_withdrawn: bool = False,
     settings: Settings | None = None,
     predictor: Predictor | None = None,
 ) -> WeekScores:
@@ -105,6 +108,10 @@ def score_week(
         oulad_dir: an OULAD-shaped folder (default ``data_dir/oulad``).
         presentation: which presentation is running (default: the latest in the folder).
         explain_top: the reasons of this many highest-risk students (SHAP) are added.
+        include_withdrawn: keep the students already withdrawn at the cut-off. By default they
+            are left out of the list (and counted in ``withdrawn_left_out``): they are at risk by
+            definition, a counselor can no longer help them, and ranked first they would take
+            every place at the top and every explanation.
         predictor: score with this instead of loading the champion (tests).
 
     Returns:
@@ -129,6 +136,12 @@ def score_week(
         raise DataError(f"OULAD folder not found: {folder} (give --oulad)")
     predictor = predictor or load_predictor(profile, settings)
     frame, chosen = current_frame(week, oulad_dir=folder, presentation=presentation)
+    has_click_log = bool(frame["clicks"].notna().any()) if "clicks" in frame else False
+    left_out = 0
+    if not include_withdrawn and "withdrawn" in frame:
+        gone = frame["withdrawn"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        left_out = int(gone.sum())
+        frame = frame.loc[~gone].reset_index(drop=True)
     scored, result, scores = score_frame(predictor, frame)
     explained = 0
     if scores is not None and explain_top > 0:
@@ -147,4 +160,6 @@ def score_week(
         model_name=predictor.info.name,
         model_version=predictor.info.version,
         explained=explained,
+        withdrawn_left_out=left_out,
+        has_click_log=has_click_log,
     )
