@@ -3,6 +3,7 @@ week 6, promote, then ask "who is at risk now, in week 6?" of the third through 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ def test_train_two_presentations_score_the_third_at_week_6(
     assert res.returncode == 0, res.stderr
     assert "week 6 of 2014B" in res.stdout
     assert "no click log" in res.stdout  # the shared copy has no studentVle.csv
+    assert re.search(r"bands: .+ \(.*high [\d,]+", res.stdout)  # the rule and the counts
     ranked = pd.read_csv(out, dtype={"enrolment_id": str})
     # Every enrolment still enrolled at the cut-off, once, ranked by risk, the top ones
     # explained; those already withdrawn are left out and counted.

@@ -120,6 +120,9 @@ def score_cmd(
         f"{result.rows:,} enrolments with {result.model_name} v{result.model_version}, "
         f"reasons for the top {result.explained} -> {result.out_path}"
     )
+    if result.band_rule:
+        counts = ", ".join(f"{band} {n:,}" for band, n in result.band_counts.items())
+        typer.echo(f"bands: {result.band_rule}" + (f" ({counts})" if counts else ""))
     if result.withdrawn_left_out:
         typer.echo(
             f"left out {result.withdrawn_left_out:,} students already withdrawn by week "

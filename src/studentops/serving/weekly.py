@@ -10,7 +10,7 @@ did: the features file lacked ``enrolment_id`` and ``presentation_start``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,8 @@ class WeekScores:
     explained: int
     withdrawn_left_out: int = 0
     has_click_log: bool = True
+    band_rule: str = ""
+    band_counts: dict[str, int] = field(default_factory=dict)
 
 
 def current_frame(
@@ -162,4 +164,10 @@ def score_week(
         explained=explained,
         withdrawn_left_out=left_out,
         has_click_log=has_click_log,
+        band_rule=predictor.band_rule(),
+        band_counts=(
+            {str(k): int(v) for k, v in scored["risk_band"].value_counts(sort=False).items()}
+            if "risk_band" in scored
+            else {}
+        ),
     )
