@@ -22,6 +22,21 @@ from studentops.training.pipeline import train_and_register
 WEEK = 6
 
 
+def _events_score(oulad: Path, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``studentops events score`` for week WEEK of 2014B, as a user runs it; must succeed."""
+    res = subprocess.run(
+        [
+            *(sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)),
+            *("--oulad", str(oulad), "--presentation", "2014B", "--out", str(out), *options),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    return res
+
+
 def test_train_two_presentations_score_the_third_at_week_6(
     tmp_path: Path, home: Path, shared_data: Path
 ) -> None:
@@ -43,17 +58,7 @@ def test_train_two_presentations_score_the_third_at_week_6(
     promote(client_for(settings), "oulad-pass", margin=0.0, max_gap=1.0, force=True)
 
     out = tmp_path / "at-risk.csv"
-    res = subprocess.run(
-        [
-            *(sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)),
-            *("--oulad", str(oulad), "--presentation", "2014B", "--explain", "5"),
-            *("--out", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+    res = _events_score(oulad, out, "--explain", "5")
     assert "week 6 of 2014B" in res.stdout
     assert "no click log" in res.stdout  # the shared copy has no studentVle.csv
     assert re.search(r"bands: .+ \(.*high [\d,]+", res.stdout)  # the rule and the counts
@@ -77,18 +82,8 @@ def test_train_two_presentations_score_the_third_at_week_6(
     truth = running.set_index(running["enrolment_id"].astype(str))["final_result"]
     at_risk = truth.reindex(ranked["enrolment_id"]).isin(["Fail", "Withdrawn"]).to_numpy()
     assert roc_auc_score(at_risk, ranked["risk_score"]) > 0.7
-    # --include-withdrawn keeps every enrolment; the withdrawn are then at the top.
+    # --include-withdrawn keeps every enrolment.
     everyone_out = tmp_path / "everyone.csv"
-    res = subprocess.run(
-        [
-            *(sys.executable, "-m", "studentops", "events", "score", "--week", str(WEEK)),
-            *("--oulad", str(oulad), "--presentation", "2014B", "--explain", "0"),
-            *("--out", str(everyone_out), "--include-withdrawn"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+    res = _events_score(oulad, everyone_out, "--explain", "0", "--include-withdrawn")
     assert "left out" not in res.stdout
     assert len(pd.read_csv(everyone_out, usecols=["rank"])) == everyone
