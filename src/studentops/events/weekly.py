@@ -379,9 +379,9 @@ def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Co
     day = act["day"].to_numpy()
     cell = grid.cells(k, act["_wk"].to_numpy())
     clicks = act["clicks"].fill_null(1).cast(pl.Float64).to_numpy()
-    out.put("n_activity", grid.cum_sum(cell))
+    n_activity = grid.cum_sum(cell)
+    out.put("n_activity", n_activity)
     cum = grid.cum_sum(cell, clicks)
-    del clicks
     out.put("clicks", cum)
     out.put("active_days", grid.cum_sum(grid.cells(*_distinct_days(k, day, grid.n))))
     weeks = np.arange(grid.ncol)
@@ -394,6 +394,7 @@ def _activity_features(grid: _Grid, act: pl.DataFrame, cut: np.ndarray, out: _Co
     out.put("clicks_last_4_weeks", cum - lagged)
     del cum, lagged
     out.put("days_since_last_activity", cut - grid.cum_max(cell, day.astype(np.float64)))
+    _engagement_features(grid, act, cell, day, clicks, n_activity, out)
 
 
 def activity_group(activity_type: str | None) -> int:
@@ -426,22 +427,27 @@ def _group_codes(act: pl.DataFrame) -> np.ndarray:
     return joined["_g"].fill_null(-1).to_numpy()
 
 
-def _engagement_features(grid: _Grid, act: pl.DataFrame, out: _Columns) -> None:
-    k = act["_k"].to_numpy()
-    wk = act["_wk"].to_numpy()
-    day = act["day"].to_numpy()
-    clicks = act["clicks"].fill_null(1).cast(pl.Float64).to_numpy()
-    early = day < 0
-    out.put("clicks_before_start", grid.cum_sum(grid.cells(k[early], wk[early]), clicks[early]))
-    per_week = np.bincount(grid.cells(k, wk), minlength=grid.n * grid.ncol)
-    active = (per_week.reshape(grid.n, grid.ncol) > 0).astype(np.float64)
-    active[:, 0] = 0.0  # week 0 holds the pre-start days, not a week of the presentation
+def _engagement_features(
+    grid: _Grid,
+    act: pl.DataFrame,
+    cell: np.ndarray,
+    day: np.ndarray,
+    clicks: np.ndarray,
+    n_activity: np.ndarray,
+    out: _Columns,
+) -> None:
+    """:data:`ENGAGEMENT_FEATURES` from the arrays :func:`_activity_features` already holds:
+    each event's grid cell, day and clicks, and the cumulative events per (enrolment, week)."""
+    early = day < 0  # pre-start events are all in week 0's cells
+    out.put("clicks_before_start", grid.cum_sum(cell[early], clicks[early]))
+    active = np.zeros(n_activity.shape)
+    active[:, 1:] = np.diff(n_activity, axis=1) > 0  # week 0 is the pre-start days, not a week
     weeks = np.broadcast_to(np.arange(grid.ncol), active.shape)
     out.put("active_weeks_share", _ratio(np.cumsum(active, axis=1), weeks))
     group = _group_codes(act)
     for position, name in enumerate(ACTIVITY_GROUPS):
         mine = group == position
-        out.put(f"clicks_{name}", grid.cum_sum(grid.cells(k[mine], wk[mine]), clicks[mine]))
+        out.put(f"clicks_{name}", grid.cum_sum(cell[mine], clicks[mine]))
 
 
 def _distinct_days(k: np.ndarray, day: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -584,7 +590,6 @@ def build_weekly_features(
     if activity:
         act = _events_of(log, ["activity"], enrol, grid.ncol, "clicks", "activity_type")
         _activity_features(grid, act, cut, out)
-        _engagement_features(grid, act, out)
         del act
     return _assemble(enrol, students, out)
 
